@@ -1,0 +1,1 @@
+"""batch layer (see DESIGN.md §2)."""

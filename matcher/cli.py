@@ -1,0 +1,19 @@
+"""The ``matcher`` command line. Each group of commands lives in :mod:`matcher.commands`; this file wires them."""
+
+from __future__ import annotations
+
+import typer
+
+from matcher.commands import demo, taxonomy
+
+app = typer.Typer(
+    name="matcher",
+    help="Matching engine for Danish job centres: citizens × vacancies and hybrid-internship slots.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(taxonomy.app, name="taxonomy")
+app.command("demo")(demo.demo)
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,1 @@
+"""features layer (see DESIGN.md §2)."""

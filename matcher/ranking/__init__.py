@@ -1,0 +1,1 @@
+"""ranking layer (see DESIGN.md §2)."""
