@@ -1,1 +1,86 @@
-"""storage layer (see DESIGN.md §2)."""
+"""Storage: SQLAlchemy 2 tables, repositories and Alembic migrations. SQLite file by default, PostgreSQL by URL.
+
+Typical use::
+
+    engine = make_engine(settings.database_url)
+    upgrade(engine)                      # alembic upgrade head; safe on every start
+    factory = session_factory(engine)
+    with transaction(factory) as session:
+        CitizenRepository(session).add(citizen)
+"""
+
+from matcher.storage._database import (
+    MIGRATIONS_DIR,
+    alembic_config,
+    is_sqlite,
+    make_engine,
+    ping,
+    session_factory,
+    transaction,
+    upgrade,
+)
+from matcher.storage._repos import (
+    ROLES,
+    AuditEntry,
+    AuditRepository,
+    CitizenRepository,
+    ConflictError,
+    EmployerRepository,
+    FeedbackRepository,
+    KeyRepository,
+    MetaRepository,
+    NeedRepository,
+    NotFoundError,
+    citizen_columns,
+    hash_key,
+    need_columns,
+    pseudonym,
+)
+from matcher.storage._tables import (
+    ApiKeyRow,
+    AuditRow,
+    Base,
+    CitizenRow,
+    EmployerRow,
+    FeedbackRow,
+    NeedRow,
+    RankingResultRow,
+    RankingRunRow,
+    ServiceMetaRow,
+)
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "ROLES",
+    "ApiKeyRow",
+    "AuditEntry",
+    "AuditRepository",
+    "AuditRow",
+    "Base",
+    "CitizenRepository",
+    "CitizenRow",
+    "ConflictError",
+    "EmployerRepository",
+    "EmployerRow",
+    "FeedbackRepository",
+    "FeedbackRow",
+    "KeyRepository",
+    "MetaRepository",
+    "NeedRepository",
+    "NeedRow",
+    "NotFoundError",
+    "RankingResultRow",
+    "RankingRunRow",
+    "ServiceMetaRow",
+    "alembic_config",
+    "citizen_columns",
+    "hash_key",
+    "is_sqlite",
+    "make_engine",
+    "need_columns",
+    "ping",
+    "pseudonym",
+    "session_factory",
+    "transaction",
+    "upgrade",
+]

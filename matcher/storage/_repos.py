@@ -1,0 +1,453 @@
+"""Repositories: plain classes over a :class:`~sqlalchemy.orm.Session`, one per aggregate.
+
+They speak domain models (Citizen, Vacancy, Employer) on the way in and rows on the way out, never commit (the
+caller owns the transaction, so a request's write and its audit record land together or not at all), and raise
+:class:`NotFoundError` / :class:`ConflictError` naming the resource and the field — the API maps those to 404 /
+409 without parsing messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from matcher.domain import Citizen, Employer, FeedbackKind, Vacancy
+from matcher.storage._tables import (
+    ApiKeyRow,
+    AuditRow,
+    CitizenRow,
+    EmployerRow,
+    FeedbackRow,
+    NeedRow,
+    RankingResultRow,
+    ServiceMetaRow,
+    utcnow,
+)
+
+ROLES: tuple[str, ...] = ("admin", "consultant", "employer")
+_CHUNK = 500  # ids per IN (...) clause: well below SQLite's bound-parameter limit
+
+
+class NotFoundError(LookupError):
+    """A referenced row does not exist. ``resource`` is e.g. 'citizen', ``field`` the input field that named it."""
+
+    def __init__(self, resource: str, ident: object, field: str | None = None) -> None:
+        super().__init__(f"{resource} {ident} not found")
+        self.resource = resource
+        self.ident = ident
+        self.field = field or f"{resource}_id"
+
+
+class ConflictError(ValueError):
+    """A write would break a uniqueness rule, e.g. a second citizen with the same external_ref."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --------------------------------------------------------------------------------------------- employers
+
+
+class EmployerRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, employer: Employer) -> EmployerRow:
+        row = EmployerRow(**employer.model_dump(mode="json"))
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def get(self, employer_id: int) -> EmployerRow:
+        row = self.session.get(EmployerRow, employer_id)
+        if row is None:
+            raise NotFoundError("employer", employer_id)
+        return row
+
+    def exists(self, employer_id: int) -> bool:
+        return self.session.get(EmployerRow, employer_id) is not None
+
+    def existing_ids(self, ids: Iterable[int]) -> set[int]:
+        wanted = sorted(set(ids))
+        found: set[int] = set()
+        for chunk in _chunks(wanted):
+            found.update(self.session.scalars(select(EmployerRow.id).where(EmployerRow.id.in_(chunk))))
+        return found
+
+    def replace(self, employer_id: int, employer: Employer) -> EmployerRow:
+        row = self.get(employer_id)
+        for key, value in employer.model_dump(mode="json").items():
+            setattr(row, key, value)
+        self.session.flush()
+        return row
+
+    def page(self, limit: int, offset: int) -> tuple[list[EmployerRow], int]:
+        total = self.session.scalar(select(func.count()).select_from(EmployerRow)) or 0
+        rows = self.session.scalars(select(EmployerRow).order_by(EmployerRow.id).limit(limit).offset(offset))
+        return list(rows), total
+
+    def all(self) -> Iterator[EmployerRow]:
+        yield from self.session.scalars(select(EmployerRow).order_by(EmployerRow.id).execution_options(yield_per=1000))
+
+
+# --------------------------------------------------------------------------------------------- citizens
+
+
+def citizen_columns(citizen: Citizen) -> dict[str, Any]:
+    """The row values of a validated profile: the indexed columns and the JSON document."""
+    return {
+        "external_ref": citizen.external_ref,
+        "target_group": citizen.target_group.value,
+        "postcode": citizen.postcode,
+        "consent_share_with_employers": citizen.consent_share_with_employers,
+        "profile": citizen.model_dump(mode="json", exclude_none=True),
+    }
+
+
+class CitizenRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _check_ref_free(self, external_ref: str, except_id: int | None = None) -> None:
+        query = select(CitizenRow.id).where(CitizenRow.external_ref == external_ref)
+        if except_id is not None:
+            query = query.where(CitizenRow.id != except_id)
+        if self.session.scalar(query) is not None:
+            raise ConflictError("external_ref", f"a citizen with external_ref '{external_ref}' already exists")
+
+    def add(self, citizen: Citizen) -> CitizenRow:
+        self._check_ref_free(citizen.external_ref)
+        now = utcnow()
+        row = CitizenRow(**citizen_columns(citizen), created_at=now, updated_at=now)
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def taken_refs(self, refs: Sequence[str]) -> set[str]:
+        """Which of ``refs`` are already stored (for bulk imports, which check before writing)."""
+        taken: set[str] = set()
+        for chunk in _chunks(list(dict.fromkeys(refs))):
+            taken.update(self.session.scalars(select(CitizenRow.external_ref).where(CitizenRow.external_ref.in_(chunk))))
+        return taken
+
+    def add_many(self, citizens: Sequence[Citizen]) -> list[int]:
+        """Insert all profiles in one multi-row statement per batch; ids come back in input order."""
+        if not citizens:
+            return []
+        now = utcnow()
+        values = [{**citizen_columns(c), "created_at": now, "updated_at": now} for c in citizens]
+        result = self.session.execute(
+            insert(CitizenRow).returning(CitizenRow.id, sort_by_parameter_order=True), values
+        )
+        return list(result.scalars())
+
+    def get(self, citizen_id: int) -> CitizenRow:
+        row = self.session.get(CitizenRow, citizen_id)
+        if row is None:
+            raise NotFoundError("citizen", citizen_id)
+        return row
+
+    def exists(self, citizen_id: int) -> bool:
+        return self.session.get(CitizenRow, citizen_id) is not None
+
+    def replace(self, citizen_id: int, citizen: Citizen) -> CitizenRow:
+        row = self.get(citizen_id)
+        self._check_ref_free(citizen.external_ref, except_id=citizen_id)
+        for key, value in citizen_columns(citizen).items():
+            setattr(row, key, value)
+        row.updated_at = utcnow()
+        self.session.flush()
+        return row
+
+    def erase(self, citizen_id: int) -> None:
+        """Delete the profile and everything keyed on it (feedback, ranking results). The audit log is scrubbed
+        separately by :meth:`AuditRepository.pseudonymise` in the same transaction."""
+        self.get(citizen_id)
+        self.session.execute(delete(FeedbackRow).where(FeedbackRow.citizen_id == citizen_id))
+        self.session.execute(delete(RankingResultRow).where(RankingResultRow.citizen_id == citizen_id))
+        self.session.execute(delete(CitizenRow).where(CitizenRow.id == citizen_id))
+
+    def page(self, limit: int, offset: int, target_group: str | None = None) -> tuple[list[CitizenRow], int]:
+        count = select(func.count()).select_from(CitizenRow)
+        query = select(CitizenRow).order_by(CitizenRow.id)
+        if target_group is not None:
+            count = count.where(CitizenRow.target_group == target_group)
+            query = query.where(CitizenRow.target_group == target_group)
+        total = self.session.scalar(count) or 0
+        return list(self.session.scalars(query.limit(limit).offset(offset))), total
+
+    def all(self) -> Iterator[CitizenRow]:
+        yield from self.session.scalars(select(CitizenRow).order_by(CitizenRow.id).execution_options(yield_per=1000))
+
+    def profiles(self) -> Iterator[tuple[int, Citizen]]:
+        """Every stored profile as (id, Citizen), for building the in-memory index."""
+        for row in self.all():
+            yield row.id, Citizen.model_validate(row.profile)
+
+
+# --------------------------------------------------------------------------------------------- needs
+
+
+def need_columns(vacancy: Vacancy) -> dict[str, Any]:
+    return {
+        "employer_id": vacancy.employer_id,
+        "kind": vacancy.kind.value,
+        "title": vacancy.title,
+        "postcode": vacancy.postcode,
+        "positions": vacancy.positions,
+        "expires": vacancy.expires,
+        "document": vacancy.model_dump(mode="json", exclude_none=True),
+    }
+
+
+class NeedRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, vacancy: Vacancy) -> NeedRow:
+        if not EmployerRepository(self.session).exists(vacancy.employer_id):
+            raise NotFoundError("employer", vacancy.employer_id)
+        now = utcnow()
+        row = NeedRow(**need_columns(vacancy), created_at=now, updated_at=now)
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def add_many(self, vacancies: Sequence[Vacancy]) -> list[int]:
+        if not vacancies:
+            return []
+        now = utcnow()
+        values = [{**need_columns(v), "created_at": now, "updated_at": now} for v in vacancies]
+        result = self.session.execute(insert(NeedRow).returning(NeedRow.id, sort_by_parameter_order=True), values)
+        return list(result.scalars())
+
+    def get(self, need_id: int) -> NeedRow:
+        row = self.session.get(NeedRow, need_id)
+        if row is None:
+            raise NotFoundError("vacancy", need_id)
+        return row
+
+    def replace(self, need_id: int, vacancy: Vacancy) -> NeedRow:
+        row = self.get(need_id)
+        if vacancy.employer_id != row.employer_id and not EmployerRepository(self.session).exists(
+            vacancy.employer_id
+        ):
+            raise NotFoundError("employer", vacancy.employer_id)
+        for key, value in need_columns(vacancy).items():
+            setattr(row, key, value)
+        row.updated_at = utcnow()
+        self.session.flush()
+        return row
+
+    def delete(self, need_id: int) -> None:
+        self.get(need_id)
+        self.session.execute(delete(FeedbackRow).where(FeedbackRow.need_id == need_id))
+        self.session.execute(delete(RankingResultRow).where(RankingResultRow.need_id == need_id))
+        self.session.execute(delete(NeedRow).where(NeedRow.id == need_id))
+
+    def page_for_employer(self, employer_id: int, limit: int, offset: int) -> tuple[list[NeedRow], int]:
+        where = NeedRow.employer_id == employer_id
+        total = self.session.scalar(select(func.count()).select_from(NeedRow).where(where)) or 0
+        rows = self.session.scalars(select(NeedRow).where(where).order_by(NeedRow.id).limit(limit).offset(offset))
+        return list(rows), total
+
+    def all(self) -> Iterator[NeedRow]:
+        yield from self.session.scalars(select(NeedRow).order_by(NeedRow.id).execution_options(yield_per=1000))
+
+    def vacancies(self) -> Iterator[tuple[int, Vacancy]]:
+        for row in self.all():
+            yield row.id, Vacancy.model_validate(row.document)
+
+
+# --------------------------------------------------------------------------------------------- feedback
+
+
+OVERRIDE_KINDS = (FeedbackKind.pinned.value, FeedbackKind.hidden.value)
+
+
+class FeedbackRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(
+        self, citizen_id: int, need_id: int, kind: FeedbackKind, reason: str | None, key_id: int | None
+    ) -> FeedbackRow:
+        CitizenRepository(self.session).get(citizen_id)
+        NeedRepository(self.session).get(need_id)
+        row = FeedbackRow(
+            citizen_id=citizen_id, need_id=need_id, kind=kind.value, reason=reason, key_id=key_id, created_at=utcnow()
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def for_citizen(self, citizen_id: int) -> list[FeedbackRow]:
+        query = select(FeedbackRow).where(FeedbackRow.citizen_id == citizen_id).order_by(FeedbackRow.id)
+        return list(self.session.scalars(query))
+
+    def overrides(self) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
+        """(pinned, hidden) pairs. The latest pin/hide of a pair wins, so a consultant can undo one with the
+        other."""
+        query = (
+            select(FeedbackRow.citizen_id, FeedbackRow.need_id, FeedbackRow.kind)
+            .where(FeedbackRow.kind.in_(OVERRIDE_KINDS))
+            .order_by(FeedbackRow.id)
+        )
+        latest: dict[tuple[int, int], str] = {}
+        for citizen_id, need_id, kind in self.session.execute(query):
+            latest[(citizen_id, need_id)] = kind
+        pinned = {pair for pair, kind in latest.items() if kind == FeedbackKind.pinned.value}
+        hidden = {pair for pair, kind in latest.items() if kind == FeedbackKind.hidden.value}
+        return pinned, hidden
+
+
+# --------------------------------------------------------------------------------------------- API keys
+
+
+def hash_key(key: str) -> str:
+    """sha256 hex of a key. Keys are 256-bit random tokens, so a fast unsalted hash is enough: there is nothing
+    to brute-force, and a lookup by hash needs a deterministic function."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class KeyRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def create(self, role: str, employer_id: int | None = None, label: str | None = None) -> tuple[ApiKeyRow, str]:
+        """Store a new key's hash; return the row and the key itself (shown once, never stored)."""
+        if role not in ROLES:
+            raise ValueError(f"role: must be one of {', '.join(ROLES)}, not '{role}'")
+        if role == "employer":
+            if employer_id is None:
+                raise ValueError("employer_id: an employer key needs --employer-id")
+            EmployerRepository(self.session).get(employer_id)
+        elif employer_id is not None:
+            raise ValueError(f"employer_id: only employer keys belong to an employer, not {role} keys")
+        key = secrets.token_urlsafe(32)
+        row = ApiKeyRow(role=role, employer_id=employer_id, key_hash=hash_key(key), label=label, created_at=utcnow())
+        self.session.add(row)
+        self.session.flush()
+        return row, key
+
+    def authenticate(self, key: str) -> ApiKeyRow | None:
+        """The live (not revoked) key with this value, else None."""
+        row = self.session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == hash_key(key)))
+        if row is None or row.revoked_at is not None:
+            return None
+        return row
+
+    def list(self) -> list[ApiKeyRow]:
+        return list(self.session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.id)))
+
+    def revoke(self, key_id: int) -> ApiKeyRow:
+        row = self.session.get(ApiKeyRow, key_id)
+        if row is None:
+            raise NotFoundError("api key", key_id, field="key_id")
+        if row.revoked_at is None:
+            row.revoked_at = utcnow()
+            self.session.flush()
+        return row
+
+
+# --------------------------------------------------------------------------------------------- audit
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One event to record; the key and purpose come from the request."""
+
+    action: str
+    subject_type: str
+    subject_id: str | int
+    details: dict[str, Any] | None = None
+
+
+class AuditRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def record(self, key_id: int | None, purpose: str, entries: Sequence[AuditEntry]) -> None:
+        if not entries:
+            return
+        now = utcnow()
+        self.session.execute(
+            insert(AuditRow),
+            [
+                {
+                    "at": now,
+                    "key_id": key_id,
+                    "action": e.action,
+                    "purpose": purpose,
+                    "subject_type": e.subject_type,
+                    "subject_id": str(e.subject_id),
+                    "details": e.details or {},
+                }
+                for e in entries
+            ],
+        )
+
+    def about(self, subject_type: str, subject_id: str | int) -> list[AuditRow]:
+        query = (
+            select(AuditRow)
+            .where(AuditRow.subject_type == subject_type, AuditRow.subject_id == str(subject_id))
+            .order_by(AuditRow.id)
+        )
+        return list(self.session.scalars(query))
+
+    def since(self, since: dt.datetime | None = None) -> Iterator[AuditRow]:
+        query = select(AuditRow).order_by(AuditRow.id).execution_options(yield_per=1000)
+        if since is not None:
+            query = query.where(AuditRow.at >= since)
+        yield from self.session.scalars(query)
+
+    def pseudonymise(self, subject_type: str, subject_id: str | int, pseudonym: str) -> int:
+        """Replace the subject of every earlier entry about it by ``pseudonym``; returns the number of rows."""
+        result = self.session.execute(
+            update(AuditRow)
+            .where(AuditRow.subject_type == subject_type, AuditRow.subject_id == str(subject_id))
+            .values(subject_id=pseudonym)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --------------------------------------------------------------------------------------------- service meta
+
+
+class MetaRepository:
+    """Per-database secrets and facts. The pseudonym salt lives with the data it protects, so a copied database
+    keeps consistent pseudonyms; it is never returned by the API."""
+
+    SALT_KEY = "pseudonym_salt"
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def salt(self) -> bytes:
+        row = self.session.get(ServiceMetaRow, self.SALT_KEY)
+        if row is None:
+            row = ServiceMetaRow(key=self.SALT_KEY, value=secrets.token_hex(32))
+            self.session.add(row)
+            self.session.flush()
+        return bytes.fromhex(row.value)
+
+
+def pseudonym(salt: bytes, subject_type: str, subject_id: str | int) -> str:
+    """A stable, non-reversible stand-in for a subject id (HMAC-SHA256 with the database's salt)."""
+    digest = hmac.new(salt, f"{subject_type}:{subject_id}".encode(), hashlib.sha256).hexdigest()
+    return f"erased:{digest[:40]}"

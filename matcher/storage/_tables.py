@@ -1,0 +1,205 @@
+"""SQLAlchemy 2 tables of the service.
+
+Why profiles and needs are JSON documents plus a few columns: a citizen's skill claims, occupations,
+qualifications and languages (and a need's skills, language requirements and hybrid details) are always read and
+written as a whole — the engine scores the whole profile, the API returns the whole profile — and their shape is
+the pydantic domain model, which already validates them. Normalising them into a dozen child tables would buy
+joins nobody queries and a second schema to keep in step with the JSON contract. The columns next to the document
+are the ones we filter, join or enforce constraints on (external_ref unique, target_group, postcode, consent,
+employer FK, kind, expiry). The document is always written from the validated model, so the columns and the
+document cannot disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC timestamp on every backend.
+
+    SQLite has no time zones and hands back naive datetimes; this type stores UTC and always returns an aware
+    value, so comparisons and JSON output are the same on SQLite and PostgreSQL.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dt.datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
+
+
+class TimestampMixin:
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class EmployerRow(TimestampMixin, Base):
+    __tablename__ = "employers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(500))
+    # Not unique: one company (CVR) may register several workplaces (production units) with the job centre.
+    cvr: Mapped[str] = mapped_column(String(8), index=True)
+    postcode: Mapped[str] = mapped_column(String(4))
+    industry: Mapped[str | None] = mapped_column(String(500))
+
+
+class CitizenRow(TimestampMixin, Base):
+    __tablename__ = "citizens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_ref: Mapped[str] = mapped_column(String(500), unique=True)
+    target_group: Mapped[str] = mapped_column(String(40), index=True)
+    postcode: Mapped[str | None] = mapped_column(String(4), index=True)
+    consent_share_with_employers: Mapped[bool] = mapped_column(Boolean, default=False)
+    profile: Mapped[dict[str, Any]] = mapped_column(comment="the validated Citizen model as JSON")
+
+
+class NeedRow(TimestampMixin, Base):
+    __tablename__ = "needs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    employer_id: Mapped[int] = mapped_column(ForeignKey("employers.id", ondelete="RESTRICT"), index=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    postcode: Mapped[str | None] = mapped_column(String(4))
+    positions: Mapped[int] = mapped_column(Integer, default=1)
+    expires: Mapped[dt.date | None] = mapped_column(index=True)
+    document: Mapped[dict[str, Any]] = mapped_column(comment="the validated Vacancy model as JSON")
+
+
+class FeedbackRow(Base):
+    __tablename__ = "match_feedback"
+    __table_args__ = (Index("ix_match_feedback_pair", "citizen_id", "need_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
+    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    key_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RankingRunRow(Base):
+    """One nightly ranking run (filled by the batch layer)."""
+
+    __tablename__ = "ranking_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    n_citizens: Mapped[int] = mapped_column(Integer, default=0)
+    n_needs: Mapped[int] = mapped_column(Integer, default=0)
+    n_results: Mapped[int] = mapped_column(Integer, default=0)
+    config_hash: Mapped[str] = mapped_column(String(64), default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RankingResultRow(Base):
+    """One ranked pair of a run; ``direction`` says which list it belongs to ('need' or 'citizen')."""
+
+    __tablename__ = "ranking_results"
+    __table_args__ = (
+        Index("ix_ranking_results_run_need", "run_id", "need_id", "rank"),
+        Index("ix_ranking_results_run_citizen", "run_id", "citizen_id", "rank"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("ranking_runs.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(10))
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
+    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id", ondelete="CASCADE"))
+    rank: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    components: Mapped[dict[str, Any]]
+    gates: Mapped[list[Any]]
+    assigned: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+    employer_id: Mapped[int | None] = mapped_column(ForeignKey("employers.id", ondelete="RESTRICT"))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, comment="sha256 hex of the key")
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class AuditRow(Base):
+    """One audited event. ``subject_id`` is the subject's id as text, or ``erased:<salted hash>`` after a GDPR
+    erase, so the log proves what happened without keeping who it happened to."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_subject", "subject_type", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    key_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(60))
+    purpose: Mapped[str] = mapped_column(String(200))
+    subject_type: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[str] = mapped_column(String(80))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ServiceMetaRow(Base):
+    """Small key/value facts about this database, e.g. the random salt of the audit pseudonyms."""
+
+    __tablename__ = "service_meta"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
