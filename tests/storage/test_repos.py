@@ -124,7 +124,9 @@ def test_erase_deletes_and_pseudonymises_audit(factory) -> None:
         cid, other = CitizenRepository(session).add_many([s.citizen(1), s.citizen(2)])
         FeedbackRepository(session).add(cid, nid, FeedbackKind.hired, None, None)
         audit = AuditRepository(session)
-        audit.record(None, "test", [AuditEntry("citizen.read", "citizen", cid), AuditEntry("citizen.read", "citizen", other)])
+        audit.record(
+            None, "test", [AuditEntry("citizen.read", "citizen", cid), AuditEntry("citizen.read", "citizen", other)]
+        )
     with transaction(factory) as session:
         salt = MetaRepository(session).salt()
         alias = pseudonym(salt, "citizen", cid)
