@@ -49,6 +49,7 @@ class GateSwitches(BaseModel):
     min_eqf_level: bool = False  # by default a level gap is a penalty; foreign papers are often under-rated
     schedule_clash: bool = False  # by default a clash with school days is a penalty
     expired: bool = True
+    capacity: bool = True  # the need has no open positions (positions = 0: paused)
 
 
 class ScoringPolicy(BaseModel):
@@ -96,6 +97,49 @@ class ScoringPolicy(BaseModel):
     overqualification_cost: float = Field(
         0.1, ge=0, description="placement-plan cost per EQF level above the need's level"
     )
+    # --- knobs of the individual components (docs/scoring.md explains each formula) ---
+    skill_years_bonus: float = Field(
+        0.1, ge=0, le=1, description="added to a skill's provenance weight at skill_years_full years (capped at 1)"
+    )
+    skill_years_full: float = Field(5.0, gt=0, description="years of use at which a skill gets the full bonus")
+    related_skill_top_k: int = Field(
+        5, ge=0, le=50, description="strongest related skills per essential skill that earn partial credit; "
+        "bounds the cost of the skills product"
+    )
+    experience_same_unit_group: float = Field(
+        0.7, ge=0, le=1, description="experience credit for another occupation in the same ISCO unit group"
+    )
+    experience_same_minor_group: float = Field(
+        0.4, ge=0, le=1, description="experience credit for another occupation in the same ISCO minor group"
+    )
+    experience_full_years: float = Field(3.0, gt=0, description="years of experience that earn full credit")
+    experience_min_factor: float = Field(
+        0.5, ge=0, le=1, description="share of the credit a claim with (almost) no years still earns"
+    )
+    experience_unknown_years: float = Field(1.0, ge=0, description="years assumed when a claim gives none")
+    eqf_gap_penalty: float = Field(
+        0.25, ge=0, le=1, description="qualification fit lost per EQF level below the need's level"
+    )
+    isco_major_eqf: dict[str, int] = Field(
+        default_factory=lambda: {"1": 5, "2": 6, "3": 5, "4": 3, "5": 3, "6": 3, "7": 3, "8": 3, "9": 1},
+        description="typical EQF level per ISCO-08 major group, used when a need states no min_eqf_level "
+        "(ISCO skill levels 1-4 mapped to EQF); a group left out means 'no level'",
+    )
+    overqualification_levels: float = Field(
+        3.0, gt=0, description="EQF levels above the need's level at which overqualification reaches 1"
+    )
+    language_gap_penalty: float = Field(
+        0.35, ge=0, le=1, description="language score lost per CEFR step below a soft requirement"
+    )
+    hours_per_day: float = Field(
+        7.4, gt=0, le=24, description="hours a day of a full working day (37/5); turns weekly hours into days"
+    )
+    hours_penalty_hours: float = Field(
+        4.0, gt=0, description="hours/week outside the citizen's range at which the hours fit reaches 0"
+    )
+    unknown_location_score: float = Field(
+        0.5, ge=0, le=1, description="geography score when either side's coordinates are unknown"
+    )
 
 
 class Settings(BaseSettings):
@@ -115,6 +159,9 @@ class Settings(BaseSettings):
     rerank_at: str | None = Field(None, description="HH:MM local time for the service's own nightly run")
     run_retention_days: int = Field(14, ge=1)
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    resolve_threshold: float = Field(
+        0.5, ge=0, le=1, description="minimum normalisation score for a free-text skill/title to be accepted"
+    )
 
     @field_validator("rerank_at")
     @classmethod

@@ -67,6 +67,8 @@ class ScoreBlock:
     ``components``: name → float32 (n_c, n_n) in [0, 1] for every name in :data:`COMPONENTS` plus
     ``"overqualification"`` (0 = not above the need's level, 1 = far above).
     ``gates``: uint16 (n_c, n_n) bitmask of :class:`Gate`; only gates enabled in the policy are set.
+    A component that is constant over the block may be a read-only ``np.broadcast_to`` view (no memory, no
+    pass over the grid): read freely, copy before writing.
     """
 
     total: np.ndarray

@@ -1,0 +1,311 @@
+"""Explanations: 2–5 short sentences per pair, in Danish and English, most important first.
+
+Per-pair Python, so only for the top results a consultant looks at — never for the full score matrix. The
+component values and gates come from the scorer; the small facts behind them (which essential skills are
+covered, the distance in km, the school days) are recomputed here from the domain objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from matcher.config import ScoringPolicy
+from matcher.domain import (
+    CEFR_ORDER,
+    Citizen,
+    Explanation,
+    NeedKind,
+    Recognition,
+    Vacancy,
+    Weekday,
+    cefr_rank,
+    licence_closure,
+)
+from matcher.features._citizen import is_recognised
+from matcher.features._need import top_related
+from matcher.scoring._base import Gate
+from matcher.scoring._names import MONTH_DA, country_name, join_words, language_name, weekday_names
+from matcher.taxonomy import Postcodes, Taxonomy, haversine_km
+
+MAX_SENTENCES = 5
+
+
+@dataclass(order=True)
+class _Sentence:
+    priority: float
+    da: str
+    en: str
+
+
+def _date_da(day: dt.date) -> str:
+    return f"{day.day}. {MONTH_DA[day.month - 1]} {day.year}"
+
+
+def _date_en(day: dt.date) -> str:
+    return day.strftime("%d %B %Y").lstrip("0")
+
+
+def _cefr(rank: int) -> str:
+    return CEFR_ORDER[rank - 1].value if rank > 0 else "-"
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def _occupation_label(uri: str | None, taxonomy: Taxonomy, lang: str, fallback: str) -> str:
+    row = taxonomy.occupation_row.get(uri) if uri else None
+    if row is None:
+        return fallback
+    if lang == "da" and taxonomy.occupation_labels_da[row]:
+        return taxonomy.occupation_labels_da[row]
+    return taxonomy.occupation_labels[row]
+
+
+def _coords(postcode: str | None, location: object, postcodes: Postcodes) -> tuple[float, float] | None:
+    if location is not None:
+        return (float(location.lat), float(location.lon))  # type: ignore[attr-defined]
+    return postcodes.coordinates(postcode) if postcode else None
+
+
+def explain(
+    citizen: Citizen,
+    need: Vacancy,
+    components: dict[str, float],
+    gates: int,
+    taxonomy: Taxonomy,
+    postcodes: Postcodes,
+    policy: ScoringPolicy,
+) -> Explanation:
+    """Two to five sentences (Danish and English) on why ``citizen`` scores as it does for ``need``.
+
+    ``components`` and ``gates`` are the pair's values from :meth:`Scorer.score_block`. Broken gates come first
+    (they decide), then the components that moved the score most (weight × distance from neutral).
+    """
+    weights = policy.weights.model_dump()
+    need_occ = need.occupation_uri or (need.occupation_resolved.uri if need.occupation_resolved else None)
+    occ_da = _occupation_label(need_occ, taxonomy, "da", need.title)
+    occ_en = _occupation_label(need_occ, taxonomy, "en", need.title)
+    out: list[_Sentence] = []
+
+    def add(priority: float, da: str, en: str) -> None:
+        out.append(_Sentence(priority, da, en))
+
+    def impact(name: str) -> float:
+        value = components.get(name, 0.5)
+        return float(weights.get(name, 0.0)) * (0.5 + abs(value - 0.5))
+
+    # ---------------------------------------------------------------------------------------- gates
+    if gates & Gate.REGULATED_PROFESSION:
+        add(
+            100,
+            f"{occ_da.capitalize()} er et reguleret erhverv i Danmark: kræver dansk autorisation",
+            f"{occ_en.capitalize()} is a regulated profession in Denmark: requires Danish authorisation",
+        )
+    if gates & Gate.EXPIRED and need.expires:
+        add(99, f"Opslaget udløb {_date_da(need.expires)}", f"The posting expired on {_date_en(need.expires)}")
+    if gates & Gate.CAPACITY:
+        add(99, "Ingen ledige pladser lige nu", "No open positions right now")
+    if gates & Gate.DRIVING_LICENCE:
+        held_licences = licence_closure(frozenset(citizen.driving_licences))
+        missing = [lic.value for lic in need.driving_licences if lic not in held_licences]
+        add(
+            98,
+            f"Kræver kørekort {join_words(missing, 'da')}, som mangler",
+            f"Requires driving licence {join_words(missing, 'en')}, which is missing",
+        )
+    if gates & Gate.MIN_EQF_LEVEL and need.min_eqf_level:
+        add(
+            97,
+            f"Kræver uddannelse på mindst EQF {need.min_eqf_level}",
+            f"Requires a qualification at EQF level {need.min_eqf_level} or above",
+        )
+
+    # ---------------------------------------------------------------------------------------- skills
+    held = {c.effective_uri for c in citizen.skills if c.effective_uri}
+    essential = [r.effective_uri for r in need.essential_skills if r.effective_uri]
+    from_profile = False
+    occ_row = taxonomy.occupation_row.get(need_occ) if need_occ else None
+    if not essential and occ_row is not None:
+        lo, hi = taxonomy.occ_essential.indptr[occ_row], taxonomy.occ_essential.indptr[occ_row + 1]
+        essential = [taxonomy.skill_uris[c] for c in taxonomy.occ_essential.indices[lo:hi]]
+        from_profile = True
+    essential = [u for u in dict.fromkeys(essential) if not _is_language_skill(u, taxonomy)]
+    if essential:
+        covered = sum(1 for u in essential if u in held)
+        partial = _related_count([u for u in essential if u not in held], held, taxonomy, policy)
+        da = f"Har {covered} af {len(essential)} nødvendige kompetencer"
+        en = f"Has {covered} of {len(essential)} essential skills"
+        if partial:
+            da += f" og beslægtede kompetencer til {partial} mere"
+            en += f", and related skills for {partial} more"
+        if from_profile:
+            da += f" (fra ESCO-profilen for {occ_da})"
+            en += f" (from the ESCO profile of {occ_en})"
+        add(50 + impact("skills"), da, en)
+
+    # ---------------------------------------------------------------------------------------- experience
+    if components.get("experience", 0.0) > 0 and need_occ:
+        best = _best_experience(citizen, need_occ, taxonomy)
+        if best is not None:
+            uri, years, same = best
+            label_da = _occupation_label(uri, taxonomy, "da", uri)
+            label_en = _occupation_label(uri, taxonomy, "en", uri)
+            yrs_da = f" i {_num(years)} år" if years else ""
+            yrs_en = f" for {_num(years)} years" if years else ""
+            if same:
+                add(10 + impact("experience"), f"Har arbejdet som {label_da}{yrs_da}",
+                    f"Has worked as {label_en}{yrs_en}")  # fmt: skip
+            else:
+                add(10 + impact("experience"), f"Erfaring fra et beslægtet fag: {label_da}{yrs_da}",
+                    f"Experience in a related occupation: {label_en}{yrs_en}")  # fmt: skip
+
+    # ---------------------------------------------------------------------------------------- qualification
+    foreign = [
+        q for q in citizen.qualifications
+        if not is_recognised(q.country, q.recognition) and q.recognition is not Recognition.rejected
+    ]  # fmt: skip
+    if foreign:
+        q = max(foreign, key=lambda q: q.eqf_level)
+        add(
+            20 + impact("qualification"),
+            f"Uddannelse fra {country_name(q.country, 'da')} (EQF {q.eqf_level}) er ikke godkendt endnu og "
+            "tæller med nedsat vægt",
+            f"Qualification from {country_name(q.country, 'en')} (EQF {q.eqf_level}) is not recognised yet and "
+            "counts with reduced weight",
+        )
+    if components.get("overqualification", 0.0) >= 0.99:
+        add(
+            5,
+            "Har en uddannelse langt over jobbets niveau",
+            "Has a qualification far above the job's level",
+        )
+
+    # ---------------------------------------------------------------------------------------- language
+    spoken = {lang.language: cefr_rank(lang.cefr) for lang in citizen.languages}
+    for req in need.languages:
+        asked, have = cefr_rank(req.cefr), spoken.get(req.language, 0)
+        name_da, name_en = language_name(req.language, "da"), language_name(req.language, "en")
+        if have >= asked:
+            add(5 + impact("language"), f"{name_da.capitalize()} på niveau {_cefr(have)} opfylder kravet ({req.cefr})",
+                f"{name_en} at level {_cefr(have)} meets the requirement ({req.cefr})")  # fmt: skip
+            continue
+        gated = bool(gates & Gate.LANGUAGE) and req.hard
+        da = f"{name_da.capitalize()} på niveau {_cefr(have)}; jobbet kræver {req.cefr}"
+        en = f"{name_en} at level {_cefr(have)}; the job asks for {req.cefr}"
+        if not gated and need.language_support:
+            da += " (arbejdspladsen tilbyder sprogstøtte)"
+            en += " (the workplace offers language support)"
+        add(95 if gated else 30 + impact("language"), da, en)
+
+    # ---------------------------------------------------------------------------------------- schedule
+    school = sorted({d for lang in citizen.languages for d in lang.school_weekdays}, key=list(Weekday).index)
+    if school:
+        clash = [d for d in school if d in need.weekdays]
+        days_da, days_en = weekday_names(school, "da"), weekday_names(school, "en")
+        if components.get("schedule", 1.0) >= 0.999 or not clash:
+            add(25 + impact("schedule"), f"Sprogskole {days_da} passer med arbejdsdagene",
+                f"Language school on {days_en} fits the working days")  # fmt: skip
+        else:
+            add(40 + impact("schedule") + (55 if gates & Gate.SCHEDULE_CLASH else 0),
+                f"Sprogskole {days_da} falder på arbejdsdage",
+                f"Language school on {days_en} falls on working days")  # fmt: skip
+    if need.hours_per_week is not None:
+        lo, hi, h = citizen.hours.min, citizen.hours.max, need.hours_per_week
+        if h > hi or h < lo:
+            add(
+                96 if gates & Gate.HOURS else 35 + impact("schedule"),
+                f"Kan arbejde {_num(lo)}–{_num(hi)} timer om ugen; jobbet er på {_num(h)} timer",
+                f"Can work {_num(lo)}–{_num(hi)} hours a week; the job is {_num(h)} hours",
+            )
+    if need.kind is NeedKind.hybrid_internship and need.hybrid is not None:
+        hy = need.hybrid
+        add(
+            15,
+            f"Hybridpraktik: {_num(hy.paid_hours)} lønnede timer + {_num(hy.internship_hours)} praktiktimer om "
+            f"ugen i {hy.weeks} uger",
+            f"Hybrid internship: {_num(hy.paid_hours)} paid hours + {_num(hy.internship_hours)} internship hours "
+            f"a week for {hy.weeks} weeks",
+        )
+
+    # ---------------------------------------------------------------------------------------- geography
+    here = _coords(citizen.postcode, citizen.location, postcodes)
+    there = _coords(need.postcode, need.location, postcodes)
+    if here is None or there is None:
+        add(
+            45,
+            "Postnummer ukendt: afstand ikke vurderet",
+            "Postcode unknown: distance not assessed",
+        )
+    else:
+        km = float(haversine_km(here[0], here[1], there[0], there[1]))  # type: ignore[arg-type]
+        km_txt = f"{km:.0f}" if km >= 1 else "under 1"
+        km_en = f"{km:.0f}" if km >= 1 else "less than 1"
+        add(
+            97 if gates & Gate.COMMUTE else 8 + impact("geography"),
+            f"Bor {km_txt} km fra arbejdspladsen (maks. {_num(citizen.max_commute_km)} km)",
+            f"Lives {km_en} km from the workplace (max. {_num(citizen.max_commute_km)} km)",
+        )
+
+    # ---------------------------------------------------------------------------------------- availability
+    start = need.start_date
+    if citizen.available_from and start and citizen.available_from > start:
+        wait = (citizen.available_from - start).days
+        add(
+            6 + impact("availability"),
+            f"Kan starte {_date_da(citizen.available_from)}, {wait} dage efter jobstart",
+            f"Can start on {_date_en(citizen.available_from)}, {wait} days after the job starts",
+        )
+
+    out.sort(key=lambda s: -s.priority)
+    chosen = out[:MAX_SENTENCES]
+    return Explanation(da=[s.da for s in chosen], en=[s.en for s in chosen])
+
+
+def _is_language_skill(uri: str, taxonomy: Taxonomy) -> bool:
+    row = taxonomy.skill_row.get(uri)
+    return row is not None and bool(taxonomy.skill_is_language[row])
+
+
+def _related_count(missing: list[str], held: set[str], taxonomy: Taxonomy, policy: ScoringPolicy) -> int:
+    """How many missing essential skills the citizen partly covers through a related skill."""
+    if not missing or not held or policy.related_skill_credit <= 0:
+        return 0
+    related = top_related(taxonomy, policy.related_skill_top_k)
+    held_rows = {taxonomy.skill_row[u] for u in held if u in taxonomy.skill_row}
+    count = 0
+    for uri in missing:
+        row = taxonomy.skill_row.get(uri)
+        if row is None:
+            continue
+        lo, hi = related.indptr[row], related.indptr[row + 1]
+        if any(int(c) in held_rows for c in related.indices[lo:hi]):
+            count += 1
+    return count
+
+
+def _best_experience(citizen: Citizen, need_occ: str, taxonomy: Taxonomy) -> tuple[str, float | None, bool] | None:
+    """The past occupation behind the experience score: same concept first, then the closest ISCO group."""
+    target = taxonomy.occupation_row.get(need_occ)
+    target_isco = int(taxonomy.occupation_isco[target]) if target is not None else -1
+    best: tuple[int, str, float | None] | None = None
+    for claim in citizen.occupations:
+        uri = claim.effective_uri
+        row = taxonomy.occupation_row.get(uri) if uri else None
+        if uri is None or row is None:
+            continue
+        isco = int(taxonomy.occupation_isco[row])
+        if uri == need_occ:
+            rank = 3
+        elif isco >= 0 and isco == target_isco:
+            rank = 2
+        elif isco >= 0 and target_isco >= 0 and isco // 10 == target_isco // 10:
+            rank = 1
+        else:
+            continue
+        if best is None or rank > best[0] or (rank == best[0] and (claim.years or 0) > (best[2] or 0)):
+            best = (rank, uri, claim.years)
+    if best is None:
+        return None
+    return best[1], best[2], best[0] == 3
