@@ -1,0 +1,280 @@
+"""Blocked top-k both ways: every citizen × every need scored in bounded blocks, best k kept per need and per
+citizen, gated pairs never kept.
+
+Ordering is total and deterministic: score descending, then id ascending. To get it from ``np.argpartition``
+(which does not keep ties in order) each pair gets one int64 *key* that sorts exactly that way::
+
+    bit 62        pinned by a consultant (listed first)
+    bits 32–61    the float32 score's bit pattern (monotonic for scores ≥ 0)
+    bits 0–31     2**32 - 1 - rank of the other side's id among all ids (smaller id → larger key)
+
+Gated and hidden pairs get key -1 and padding is -1 too, so "key ≥ 0" means "a real, allowed pair".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from matcher.ranking._blocking import GeoGroups, lower_bound_km, padded_reach
+
+if TYPE_CHECKING:
+    from matcher.features import CitizenFeatures, NeedFeatures
+    from matcher.scoring import Scorer
+
+log = logging.getLogger(__name__)
+
+PIN_BIT = np.int64(1 << 62)
+_LOW = np.int64(0xFFFFFFFF)
+_SCORE_MASK = np.int64(0x3FFFFFFF)
+OVERHEAD_BYTES_PER_PAIR = 26
+"""What ranking adds per pair on top of the scorer: the int64 key, argpartition's int64 index, a gate mask."""
+
+
+def pairs_per_block(scorer_bytes_per_pair: int, memory_budget_mb: float) -> int:
+    """How many pairs one block may hold so that scoring plus ranking stays within the budget (at least one)."""
+    per_pair = scorer_bytes_per_pair + OVERHEAD_BYTES_PER_PAIR
+    return max(1, int(memory_budget_mb * 1024 * 1024) // per_pair)
+
+
+@dataclass(frozen=True, eq=False)
+class TopK:
+    """Best ``k`` both ways from one scoring run, for the nightly batch and the benchmarks.
+
+    Per need (rows aligned with ``need_ids``): ``need_citizen_ids`` (n_needs × k, int64), ``need_scores`` and
+    ``need_overqualification`` (float32), best first. Per citizen likewise with ``citizen_need_ids``. Where fewer
+    than ``k`` allowed pairs exist the row is padded with id -1, score 0 and overqualification 0.
+    """
+
+    k: int
+    need_ids: np.ndarray
+    need_citizen_ids: np.ndarray
+    need_scores: np.ndarray
+    need_overqualification: np.ndarray
+    citizen_ids: np.ndarray
+    citizen_need_ids: np.ndarray
+    citizen_scores: np.ndarray
+    citizen_overqualification: np.ndarray
+
+    _FIELDS = (
+        "need_ids",
+        "need_citizen_ids",
+        "need_scores",
+        "need_overqualification",
+        "citizen_ids",
+        "citizen_need_ids",
+        "citizen_scores",
+        "citizen_overqualification",
+    )
+
+    def save(self, path: Path) -> None:
+        """Write all arrays to one ``.npz`` (no pickle)."""
+        np.savez(path, k=np.int64(self.k), **{name: getattr(self, name) for name in self._FIELDS})
+
+    @classmethod
+    def load(cls, path: Path) -> TopK:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(k=int(data["k"]), **{name: data[name] for name in cls._FIELDS})
+
+
+def id_low_bits(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(low key bits per row, ids sorted ascending). Ids must be unique; at most 2**32 of them."""
+    order = np.argsort(ids, kind="stable")
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[order] = np.arange(len(ids), dtype=np.int64)
+    return _LOW - rank, ids[order]
+
+
+def decode(keys: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keys → (ids, scores); entries with key < 0 become id -1, score 0."""
+    if len(sorted_ids) == 0:
+        return np.full(keys.shape, -1, dtype=np.int64), np.zeros(keys.shape, dtype=np.float32)
+    valid = keys >= 0
+    safe = np.where(valid, keys, 0)
+    bits = ((safe >> 32) & _SCORE_MASK).astype(np.uint32)
+    scores = np.where(valid, bits.view(np.float32), np.float32(0)).astype(np.float32)
+    ids = np.where(valid, sorted_ids[np.minimum(_LOW - (safe & _LOW), len(sorted_ids) - 1)], -1)
+    return ids.astype(np.int64), scores
+
+
+class _Running:
+    """The best ``k`` keys (and overqualification) so far for each of ``n`` entities."""
+
+    def __init__(self, n: int, k: int) -> None:
+        self.keys = np.full((n, k), -1, dtype=np.int64)
+        self.overq = np.zeros((n, k), dtype=np.float32)
+        self.k = k
+
+    def merge(self, rows: np.ndarray, keys: np.ndarray, overq: np.ndarray) -> None:
+        """Merge candidates ``keys`` (len(rows) × m, one row per entity) into the running best of ``rows``."""
+        both = np.concatenate([self.keys[rows], keys], axis=1)
+        both_ov = np.concatenate([self.overq[rows], overq], axis=1)
+        keep = np.argpartition(both, both.shape[1] - self.k, axis=1)[:, -self.k :]
+        self.keys[rows] = np.take_along_axis(both, keep, axis=1)
+        self.overq[rows] = np.take_along_axis(both_ov, keep, axis=1)
+
+    def sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        order = np.argsort(-self.keys, axis=1, kind="stable")
+        return np.take_along_axis(self.keys, order, axis=1), np.take_along_axis(self.overq, order, axis=1)
+
+
+def _best_along_rows(keys: np.ndarray, overq: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``keys``, the ``k`` largest keys (unordered) and their overqualification."""
+    m = keys.shape[1]
+    if m <= k:
+        return keys, overq
+    idx = np.argpartition(keys, m - k, axis=1)[:, m - k :]
+    return np.take_along_axis(keys, idx, axis=1), np.take_along_axis(overq, idx, axis=1)
+
+
+def _override_mask(
+    pairs: tuple[np.ndarray, np.ndarray] | None, c_rows: np.ndarray, n_rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Block positions (i, j) of the given (citizen row, need row) pairs that fall in this block."""
+    if pairs is None or len(pairs[0]) == 0:
+        return None
+    pc, pn = pairs
+    ci = np.searchsorted(c_rows, pc)
+    nj = np.searchsorted(n_rows, pn)
+    ok = (ci < len(c_rows)) & (nj < len(n_rows))
+    ok[ok] &= (c_rows[ci[ok]] == pc[ok]) & (n_rows[nj[ok]] == pn[ok])
+    return (ci[ok], nj[ok]) if ok.any() else None
+
+
+def plan_blocks(
+    citizens: CitizenFeatures,
+    c_rows: np.ndarray,
+    needs: NeedFeatures,
+    n_rows: np.ndarray,
+    max_pairs: int,
+    geo_blocking: bool,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (citizen rows, need rows) blocks, each sorted and at most ``max_pairs`` pairs, that together cover
+    every pair that could be allowed exactly once. With ``geo_blocking`` pairs certainly beyond the citizen's max
+    commute are skipped (only valid when the commute gate is on)."""
+    c_rows = np.sort(np.asarray(c_rows, dtype=np.int64))
+    n_rows = np.sort(np.asarray(n_rows, dtype=np.int64))
+    if not geo_blocking:
+        yield from _tile(c_rows, n_rows, max_pairs)
+        return
+    cgroups = GeoGroups.build(citizens.lat, citizens.lon, c_rows, reach_km=citizens.max_commute_km)
+    ngroups = GeoGroups.build(needs.lat, needs.lon, n_rows)
+    n_lat, n_lon = needs.lat, needs.lon
+    # citizens without coordinates may pair with every need, located or not
+    yield from _tile(cgroups.unlocated, n_rows, max_pairs)
+    for g in range(cgroups.n_groups):
+        rows = cgroups.group(g)
+        reach = padded_reach(cgroups.reach_km[g])
+        near = np.flatnonzero(
+            ngroups.lower_bound_to_box(cgroups.lat_lo[g], cgroups.lat_hi[g], cgroups.lon_lo[g], cgroups.lon_hi[g])
+            <= reach
+        )
+        cand = ngroups.groups_rows(near)
+        if len(cand):
+            # point-level bound against the group's box prunes needs in the corners of near cells
+            box = (cgroups.lat_lo[g], cgroups.lat_hi[g], cgroups.lon_lo[g], cgroups.lon_hi[g])
+            bound = lower_bound_km(n_lat[cand], n_lat[cand], n_lon[cand], n_lon[cand], *box)
+            cand = cand[bound <= reach]
+        cand = np.sort(np.concatenate([cand, ngroups.unlocated]))
+        yield from _tile(rows, cand, max_pairs)
+
+
+def _tile(c_rows: np.ndarray, n_rows: np.ndarray, max_pairs: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Split c_rows × n_rows into rectangles of at most ``max_pairs`` pairs (wide ones: many needs per block
+    keeps the per-citizen merge cheap)."""
+    if len(c_rows) == 0 or len(n_rows) == 0:
+        return
+    cols = min(len(n_rows), max(1, max_pairs // max(1, len(c_rows))), max_pairs)
+    cols = max(cols, min(len(n_rows), 64, max_pairs))
+    rows_per = max(1, max_pairs // cols)
+    for i in range(0, len(c_rows), rows_per):
+        for j in range(0, len(n_rows), cols):
+            yield c_rows[i : i + rows_per], n_rows[j : j + cols]
+
+
+def blocked_topk(
+    scorer: Scorer,
+    citizens: CitizenFeatures,
+    c_rows: np.ndarray,
+    needs: NeedFeatures,
+    n_rows: np.ndarray,
+    k: int,
+    memory_budget_mb: float,
+    geo_blocking: bool,
+    pinned: tuple[np.ndarray, np.ndarray] | None = None,
+    hidden: tuple[np.ndarray, np.ndarray] | None = None,
+) -> TopK:
+    """Top ``k`` citizens per need and needs per citizen over ``c_rows`` × ``n_rows``.
+
+    ``pinned`` / ``hidden``: (citizen rows, need rows) of consultant overrides; pinned pairs rank first unless
+    gated, hidden pairs never appear. Ids of the rows must be unique.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    c_rows = np.sort(np.asarray(c_rows, dtype=np.int64))
+    n_rows = np.sort(np.asarray(n_rows, dtype=np.int64))
+    c_low_sub, c_sorted_ids = id_low_bits(citizens.ids[c_rows])
+    n_low_sub, n_sorted_ids = id_low_bits(needs.ids[n_rows])
+    c_low = np.zeros(citizens.n, dtype=np.int64)
+    c_low[c_rows] = c_low_sub
+    n_low = np.zeros(needs.n, dtype=np.int64)
+    n_low[n_rows] = n_low_sub
+    # running results are indexed by row position in these dense maps
+    c_pos = np.full(citizens.n, -1, dtype=np.int64)
+    c_pos[c_rows] = np.arange(len(c_rows))
+    n_pos = np.full(needs.n, -1, dtype=np.int64)
+    n_pos[n_rows] = np.arange(len(n_rows))
+    per_need = _Running(len(n_rows), k)
+    per_citizen = _Running(len(c_rows), k)
+    max_pairs = pairs_per_block(scorer.bytes_per_pair(), memory_budget_mb)
+    started, n_pairs, n_blocks = time.perf_counter(), 0, 0
+    for cb, nb in plan_blocks(citizens, c_rows, needs, n_rows, max_pairs, geo_blocking):
+        block = scorer.score_block(citizens, cb, needs, nb)
+        n_pairs += len(cb) * len(nb)
+        n_blocks += 1
+        total = block.total + np.float32(0)  # turns a -0.0 into +0.0 so its bits sort as zero
+        high = total.view(np.uint32).astype(np.int64)
+        del total
+        high <<= 32
+        barred = block.gates != 0
+        hidden_ij = _override_mask(hidden, cb, nb)
+        if hidden_ij is not None:
+            barred[hidden_ij] = True
+        pinned_ij = _override_mask(pinned, cb, nb)
+        if pinned_ij is not None:
+            high[pinned_ij] |= PIN_BIT
+        overq = block.components["overqualification"]
+        keys = np.bitwise_or(high, c_low[cb][:, None])
+        keys[barred] = -1
+        top_keys, top_ov = _best_along_rows(keys.T, overq.T, k)
+        per_need.merge(n_pos[nb], top_keys, top_ov)
+        np.bitwise_or(high, n_low[nb][None, :], out=keys)
+        keys[barred] = -1
+        del high, barred
+        top_keys, top_ov = _best_along_rows(keys, overq, k)
+        per_citizen.merge(c_pos[cb], top_keys, top_ov)
+    log.info(
+        "scored %d pairs in %d blocks in %.2f s (of %d possible)",
+        n_pairs, n_blocks, time.perf_counter() - started, len(c_rows) * len(n_rows),
+    )
+    nk, nov = per_need.sorted()
+    need_cids, need_scores = decode(nk, c_sorted_ids)
+    ck, cov = per_citizen.sorted()
+    cit_nids, cit_scores = decode(ck, n_sorted_ids)
+    return TopK(
+        k=k,
+        need_ids=needs.ids[n_rows].astype(np.int64),
+        need_citizen_ids=need_cids,
+        need_scores=need_scores,
+        need_overqualification=np.where(nk >= 0, nov, np.float32(0)).astype(np.float32),
+        citizen_ids=citizens.ids[c_rows].astype(np.int64),
+        citizen_need_ids=cit_nids,
+        citizen_scores=cit_scores,
+        citizen_overqualification=np.where(ck >= 0, cov, np.float32(0)).astype(np.float32),
+    )
