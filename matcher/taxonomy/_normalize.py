@@ -1,0 +1,562 @@
+"""Normalisation of free text to ESCO: titles and skill phrases to ranked concepts, job ads to skill spans.
+
+Pipeline for one phrase (why each step is in docs/taxonomy.md):
+
+1. fold (:mod:`matcher.taxonomy._text`): æøå/ae-oe-aa, case, accents, punctuation become one form;
+2. exact lookup of the folded text, then of its space-free form (compounds) and its stemmed form (inflection,
+   gender) — these give near-1 scores;
+3. character n-gram TF-IDF proposes the closest label keys (cheap, typo-tolerant);
+4. rapidfuzz re-scores those proposals (edit similarity, word order, word subsets) into a calibrated score;
+5. per concept: the best of its labels, plus a small bonus for a preferred label; language preference.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import numpy as np
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
+
+from matcher.config import get_settings
+from matcher.domain import MAX_TEXT, Citizen, Resolution, SkillRef, Vacancy
+from matcher.taxonomy._errors import TaxonomyInputError
+from matcher.taxonomy._geo import Postcodes, load_postcodes
+from matcher.taxonomy._index import LabelIndex
+from matcher.taxonomy._load import get_taxonomy, write_atomically
+from matcher.taxonomy._model import LabelTable, Taxonomy
+from matcher.taxonomy._text import TOKEN, compact, fold, stem_token
+
+log = logging.getLogger(__name__)
+
+INDEX_VERSION = "index-1"
+"""Bump when :class:`LabelIndex` or the folding changes, so cached indexes are rebuilt."""
+
+# Scores of the dictionary stages. An exact hit on a preferred label is the only way to 1.0.
+EXACT_SCORE = {"preferred": 1.0, "alt": 0.98, "lexicon": 0.98, "hidden": 0.96}
+COMPACT_FACTOR = 0.97  # "lager medarbejder" for "lagermedarbejder"
+STEM_FACTOR = 0.94  # "sygeplejersker", "lagerarbejderen"
+FUZZY_CAP = 0.92  # a fuzzy match never outranks a dictionary hit
+PREFERRED_BONUS = 0.02
+SHARED_LABEL_FACTOR = 0.95
+OTHER_LANG_FACTOR = 0.9  # labels outside the requested language still count, a little less
+TFIDF_CANDIDATES = 40
+HEAD_MIN_CHARS = 4
+TIE_WINDOW = 10
+CACHE_SIZE = 50_000
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One ESCO concept proposed for a text, with a score in [0, 1] (≈1 exact, 0.7–0.9 good fuzzy, <0.4 junk)."""
+
+    uri: str
+    label: str
+    score: float
+
+
+@dataclass(frozen=True)
+class SkillSpan:
+    """An ESCO skill found in a text; ``text[start:end]`` is the phrase in the original string."""
+
+    uri: str
+    label: str
+    score: float
+    start: int
+    end: int
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class _LRU(Generic[K, V]):
+    """A small LRU dict (functools.lru_cache cannot be sized per instance without leaking ``self``)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K, compute: Callable[[], V]) -> V:
+        try:
+            self._data.move_to_end(key)
+            return self._data[key]
+        except KeyError:
+            value = self._data[key] = compute()
+            if len(self._data) > self.size:
+                self._data.popitem(last=False)
+            return value
+
+
+def check_text(text: str, name: str = "text") -> None:
+    """Empty or over-long input is a caller error, reported by name."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"{name} is empty")
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"{name} is {len(text)} characters long; the limit is {MAX_TEXT}")
+
+
+class _Kind:
+    """Matching machinery for one concept kind (occupations or skills)."""
+
+    def __init__(self, table: LabelTable, index: LabelIndex, uris: list[str], preferred: dict[str, list[str]]):
+        self.table = table
+        self.index = index
+        self.uris = uris
+        self.preferred = preferred  # lang → preferred label per concept row ("" where unknown)
+        self.label_kind = np.array([{"preferred": 0, "alt": 1, "lexicon": 2}.get(k, 3) for k in table.kind], np.int8)
+        self.label_lang = np.array(table.lang)
+        self._folded: dict[tuple[int, str], str] = {}
+
+    def _folded_display(self, row: int, lang: str) -> str:
+        key = (row, lang)
+        folded = self._folded.get(key)
+        if folded is None:
+            folded = self._folded[key] = fold(self.display(row, lang))
+        return folded
+
+    def display(self, row: int, lang: str | None) -> str:
+        if lang and lang in self.preferred and self.preferred[lang][row]:
+            return self.preferred[lang][row]
+        return self.preferred["en"][row]
+
+    def rank(self, text: str, limit: int, lang: str | None) -> list[Candidate]:
+        query = fold(text)
+        if not query:
+            return []
+        idx = self.index
+        best: dict[int, tuple[float, int]] = {}  # concept row → (score, label row)
+
+        def offer(keys: Sequence[int] | np.ndarray, score_of_key: Callable[[int], float]) -> None:
+            for key in keys:
+                base = score_of_key(int(key))
+                rows = idx.labels.members[idx.labels.ptr[key] : idx.labels.ptr[key + 1]]
+                # A label shared by several concepts ("sygeplejerske" is also an alt label of a doctors'
+                # assistant) is weaker evidence for the concepts that do not prefer it.
+                shared = len(rows) > 1 and len({int(self.table.concept[r]) for r in rows}) > 1
+                for label_row in rows:
+                    kind_code = int(self.label_kind[label_row])
+                    score = base * (float(EXACT_SCORE_BY_CODE[kind_code]) if base >= 1.0 else 1.0)
+                    if kind_code == 0:
+                        score += PREFERRED_BONUS
+                    elif shared:
+                        score *= SHARED_LABEL_FACTOR
+                    if lang is not None and self.label_lang[label_row] != lang:
+                        score *= OTHER_LANG_FACTOR
+                    concept = int(self.table.concept[label_row])
+                    if score > best.get(concept, (-1.0, 0))[0]:
+                        best[concept] = (score, int(label_row))
+
+        exact = idx.labels.id(query)
+        if exact is not None:
+            offer([exact], lambda _k: 1.0)
+        offer(idx.compact.get(compact(query)), lambda _k: COMPACT_FACTOR)
+        offer(idx.stem.get("".join(stem_token(t) for t in query.split())), lambda _k: STEM_FACTOR)
+
+        keys, cosines = idx.tfidf_top(query, TFIDF_CANDIDATES)
+        if len(keys):
+            fuzzy = _fuzzy_scores(query, [idx.keys[k] for k in keys], cosines)
+            by_key = dict(zip(keys.tolist(), fuzzy.tolist(), strict=True))
+            offer(keys, by_key.__getitem__)
+
+        ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[: limit + TIE_WINDOW]
+        # Ties (a label shared by several concepts) go to the concept whose own preferred label is closest.
+        ranked.sort(
+            key=lambda item: (
+                -round(item[1][0], 4),
+                -fuzz.ratio(query, self._folded_display(item[0], lang or self.table.lang[item[1][1]])),
+            )
+        )
+        out = []
+        for concept, (score, label_row) in ranked[:limit]:
+            shown_lang = lang or self.table.lang[label_row]
+            label = self.display(concept, shown_lang)
+            out.append(Candidate(self.uris[concept], label, round(min(float(score), 1.0), 4)))
+        return out
+
+
+EXACT_SCORE_BY_CODE = np.array(
+    [EXACT_SCORE["preferred"] - PREFERRED_BONUS, EXACT_SCORE["alt"], EXACT_SCORE["lexicon"], EXACT_SCORE["hidden"]]
+)
+
+
+def _fuzzy_scores(query: str, keys: list[str], cosines: np.ndarray) -> np.ndarray:
+    """Calibrated fuzzy score per key in [0, FUZZY_CAP].
+
+    ``WRatio`` rewards word subsets and partial matches, plain ``ratio`` whole-string edit similarity (typos),
+    the TF-IDF cosine shared character n-grams (compounds). Two structural rules lift specialisations of what
+    was typed: the key *ends* with the query (the head of a Danish compound or an English noun phrase:
+    "truckfører" → "gaffeltruckfører", "nurse" → "specialist nurse"), or contains all its words. The blend is
+    raised to a power so that junk (blend ≈ 0.5) lands well below 0.4 while a one-typo match (≈ 0.95) stays
+    near 0.85.
+    """
+    wratio = process.cdist([query], keys, scorer=fuzz.WRatio, dtype=np.float32)[0] / 100.0
+    ratio = process.cdist([query], keys, scorer=fuzz.ratio, dtype=np.float32)[0] / 100.0
+    blend = 0.45 * wratio + 0.35 * ratio + 0.20 * cosines
+    squeezed = compact(query)
+    words = set(query.split())
+    if len(squeezed) >= HEAD_MIN_CHARS:
+        for i, key in enumerate(keys):
+            share = len(squeezed) / max(len(key), 1)
+            if compact(key).endswith(squeezed):
+                blend[i] = max(blend[i], 0.88 + 0.08 * share)
+            elif words <= set(key.split()):
+                blend[i] = max(blend[i], 0.86 + 0.08 * share)
+    return np.asarray(FUZZY_CAP * np.power(np.clip(blend, 0.0, 1.0), 1.5), dtype=np.float64)
+
+
+# ------------------------------------------------------------------------------------------------- extraction
+
+MAX_WINDOW = 6
+"""Longest skill phrase, in words, that extraction looks for (longer ESCO labels are sentences, not phrases)."""
+MIN_PHRASE_CHARS = 4
+FUZZY_MIN_CHARS = 7
+EXTRACT_FUZZY_SCORE = 0.85
+# Words that are labels of some skill somewhere but, alone in an ad, mean nothing.
+_GENERIC_WORDS = """
+    og i jeg det at en den til er som paa de med han af for ikke der var mig sig men et har om vi min havde ham hun
+    nu over da fra du ud sin dem os op man hans hvor eller hvad skal selv her alle vil blev kunne ind naar vaere dog
+    noget ville jo deres efter ned skulle denne end dette mit ogsaa under have dig anden hende mine alt meget sit
+    sine vor mod disse hvis din nogle hos blive mange ad bliver hendes vaeret job arbejde erfaring stilling soeger
+    the and for with you our your will are this that have from work team job role experience skills skill
+    ability good able well strong new also more other must should
+"""
+_GENERIC = frozenset(_GENERIC_WORDS.split())
+
+
+class _Extractor:
+    """Dictionary phrase matcher over folded skill labels (all languages + lexicon), with a typo-tolerant
+    fallback (one edit) for long single words and lexicon phrases.
+
+    It reuses the label index's folded, compact and stemmed key maps, so building it costs one pass over the
+    keys (≈ 0.2 s), not a second index.
+    """
+
+    def __init__(self, kind: _Kind) -> None:
+        self.kind = kind
+        idx = kind.index
+        groups = idx.labels
+        n_keys = len(idx.keys)
+        # Best label row per key: preferred, then lexicon, then alt, then hidden.
+        priority = np.array([0, 2, 1, 3], np.int8)[kind.label_kind[groups.members]]
+        key_of_member = np.repeat(np.arange(n_keys), np.diff(groups.ptr))
+        order = np.lexsort((priority, key_of_member))
+        self.best_row = groups.members[order][groups.ptr[:-1]]
+        self.usable = np.fromiter(
+            (
+                len(key) >= MIN_PHRASE_CHARS
+                and key.count(" ") < MAX_WINDOW
+                and not all(w in _GENERIC for w in key.split())
+                for key in idx.keys
+            ),
+            bool,
+            count=n_keys,
+        )
+        is_lexicon = np.zeros(n_keys, bool)
+        is_lexicon[key_of_member[kind.label_kind[groups.members] == 2]] = True
+        # One-edit neighbourhood (deletions) of long single words and lexicon phrases, SymSpell style.
+        self.deletes: dict[str, list[int]] = {}
+        for key_id in np.flatnonzero(self.usable).tolist():
+            key = idx.keys[key_id]
+            if (" " in key and not is_lexicon[key_id]) or len(key) < FUZZY_MIN_CHARS:
+                continue
+            for variant in _deletions(compact(key)):
+                self.deletes.setdefault(variant, []).append(key_id)
+
+    def _first_usable(self, key_ids: np.ndarray) -> int | None:
+        for key_id in key_ids.tolist():
+            if self.usable[key_id]:
+                return int(self.best_row[key_id])
+        return None
+
+    def find(self, text: str) -> list[tuple[int, int, int, float]]:
+        """(start, end, label row, score) for non-overlapping matches, longest first."""
+        idx = self.kind.index
+        tokens = [(m.start(), m.end(), fold(m.group())) for m in TOKEN.finditer(text)]
+        tokens = [t for t in tokens if t[2]]
+        folded = [t[2] for t in tokens]
+        stems = [stem_token(w) for w in folded]
+        found: list[tuple[int, int, int, float]] = []  # (first token, last token + 1, label row, score)
+        n = len(tokens)
+        for i in range(n):
+            if folded[i] in _GENERIC:
+                continue  # no phrase we want starts with "og", "the", "erfaring" …
+            for j in range(min(n, i + MAX_WINDOW), i, -1):
+                key = " ".join(folded[i:j])
+                key_id = idx.labels.id(key)
+                if key_id is not None and self.usable[key_id]:
+                    found.append((i, j, int(self.best_row[key_id]), 1.0))
+                    continue
+                squeezed = key.replace(" ", "")
+                row = self._first_usable(idx.compact.get(squeezed)) if j - i > 1 else None
+                if row is not None:
+                    found.append((i, j, row, COMPACT_FACTOR))
+                    continue
+                row = self._first_usable(idx.stem.get("".join(stems[i:j])))
+                if row is not None:
+                    found.append((i, j, row, STEM_FACTOR))
+                    continue
+                if j - i <= 2 and len(squeezed) >= FUZZY_MIN_CHARS:
+                    row = self._near(squeezed)
+                    if row is not None:
+                        found.append((i, j, row, EXTRACT_FUZZY_SCORE))
+        found.sort(key=lambda f: (-(tokens[f[1] - 1][1] - tokens[f[0]][0]), -f[3], f[0]))
+        taken = np.zeros(n, bool)
+        out = []
+        for i, j, row, score in found:
+            if taken[i:j].any():
+                continue
+            taken[i:j] = True
+            out.append((tokens[i][0], tokens[j - 1][1], row, score))
+        out.sort()
+        return out
+
+    def _near(self, squeezed: str) -> int | None:
+        """A usable key within one edit of ``squeezed`` (the closest, then the alphabetically first)."""
+        idx = self.kind.index
+        key_ids: set[int] = set()
+        for variant in (squeezed, *_deletions(squeezed)):
+            key_ids.update(self.deletes.get(variant, ()))
+        best: tuple[int, str, int] | None = None
+        for key_id in key_ids:
+            key = compact(idx.keys[key_id])
+            dist = Levenshtein.distance(squeezed, key, score_cutoff=1)
+            if dist <= 1 and (best is None or (dist, key) < best[:2]):
+                best = (dist, key, key_id)
+        return None if best is None else int(self.best_row[best[2]])
+
+
+def _deletions(word: str) -> list[str]:
+    return [word[:i] + word[i + 1 :] for i in range(len(word))]
+
+
+# ------------------------------------------------------------------------------------------------- normaliser
+
+
+class Normalizer:
+    """Turns what people type into ESCO concepts; checks and resolves citizen and vacancy profiles.
+
+    Parameters
+    ----------
+    taxonomy :
+        the loaded taxonomy.
+    cache_dir :
+        where to keep the fitted label indexes (keyed by ``taxonomy.version``); ``None`` fits them in memory.
+    postcodes :
+        the postcode registry used to check vacancies' postcodes; ``None`` loads it from the settings' data
+        folder on first use.
+    threshold :
+        minimum score for a free-text label to be resolved; ``None`` takes ``settings.resolve_threshold``.
+
+    Fitted state (built on first use, then reused) ends in ``_``; the object is safe to share read-only
+    between threads once warm.
+    """
+
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        cache_dir: Path | None = None,
+        postcodes: Postcodes | None = None,
+        threshold: float | None = None,
+    ) -> None:
+        self.taxonomy = taxonomy
+        self.cache_dir = cache_dir
+        self.postcodes = postcodes
+        self.threshold = threshold
+
+    # ----------------------------------------------------------------------------------------- fitted state
+
+    @cached_property
+    def indexes_(self) -> tuple[LabelIndex, LabelIndex]:
+        """(occupation index, skill index), loaded from the cache or fitted (a few seconds) and cached."""
+        tax = self.taxonomy
+        if self.cache_dir is None:
+            return LabelIndex.build(tax.occupation_label_table), LabelIndex.build(tax.skill_label_table)
+        name = f"normalizer-{tax.version}-{INDEX_VERSION}"
+        folder = self.cache_dir / name
+        if folder.is_dir():
+            try:
+                return LabelIndex.load(folder, "occupations"), LabelIndex.load(folder, "skills")
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("label index cache %s unreadable (%s); refitting", folder, exc)
+        occ, skill = LabelIndex.build(tax.occupation_label_table), LabelIndex.build(tax.skill_label_table)
+
+        def write(tmp: Path) -> None:
+            occ.save(tmp, "occupations")
+            skill.save(tmp, "skills")
+
+        write_atomically(self.cache_dir, name, write)
+        return occ, skill
+
+    @cached_property
+    def occupations_(self) -> _Kind:
+        tax = self.taxonomy
+        preferred = _preferred_by_lang(tax.occupation_label_table, tax.n_occupations)
+        preferred["en"] = tax.occupation_labels
+        preferred["da"] = tax.occupation_labels_da
+        return _Kind(tax.occupation_label_table, self.indexes_[0], tax.occupation_uris, preferred)
+
+    @cached_property
+    def skills_(self) -> _Kind:
+        tax = self.taxonomy
+        preferred = _preferred_by_lang(tax.skill_label_table, tax.n_skills)
+        preferred["en"] = tax.skill_labels
+        return _Kind(tax.skill_label_table, self.indexes_[1], tax.skill_uris, preferred)
+
+    @cached_property
+    def extractor_(self) -> _Extractor:
+        return _Extractor(self.skills_)
+
+    @cached_property
+    def languages_(self) -> frozenset[str]:
+        tax = self.taxonomy
+        return frozenset({"da", "en", *tax.occupation_label_table.lang, *tax.skill_label_table.lang})
+
+    @cached_property
+    def threshold_(self) -> float:
+        return get_settings().resolve_threshold if self.threshold is None else self.threshold
+
+    @cached_property
+    def postcodes_(self) -> Postcodes:
+        return self.postcodes if self.postcodes is not None else load_postcodes(get_settings().data_dir)
+
+    @cached_property
+    def _cache(self) -> _LRU[tuple[str, str, int, str | None], tuple[Candidate, ...]]:
+        return _LRU(CACHE_SIZE)
+
+    # ----------------------------------------------------------------------------------------- public
+
+    def normalize_occupation(self, text: str, limit: int = 10, lang: str | None = None) -> list[Candidate]:
+        """Ranked ESCO occupations for a job title in Danish or English (best first, at most ``limit``)."""
+        return self._normalize("occupation", text, limit, lang)
+
+    def normalize_skill(self, text: str, limit: int = 10, lang: str | None = None) -> list[Candidate]:
+        """Ranked ESCO skills for a skill phrase ("gaffeltruck", "customer service")."""
+        return self._normalize("skill", text, limit, lang)
+
+    def extract_skills(self, text: str, lang: str | None = None) -> list[SkillSpan]:
+        """ESCO skills mentioned in a free text (a job ad), with character offsets into ``text``.
+
+        ``lang`` only chooses the language of the returned labels; matching uses every language.
+        """
+        check_text(text)
+        self._check_lang(lang)
+        kind = self.skills_
+        out = []
+        for start, end, row, score in self.extractor_.find(text):
+            concept = int(kind.table.concept[row])
+            shown = lang or kind.table.lang[row]
+            out.append(SkillSpan(kind.uris[concept], kind.display(concept, shown), score, start, end))
+        return out
+
+    def resolve_citizen(self, citizen: Citizen) -> Citizen:
+        """A copy with every free-text skill/occupation resolved and every URI checked (see module docs)."""
+        skills = [
+            claim.model_copy(update={"resolved": self._resolve_skill(claim, f"skills[{i}]")})
+            for i, claim in enumerate(citizen.skills)
+        ]
+        occupations = []
+        for i, occ in enumerate(citizen.occupations):
+            field = f"occupations[{i}]"
+            if occ.uri is not None:
+                self._check_occupation_uri(occ.uri, f"{field}.uri")
+                occupations.append(occ)
+            else:
+                assert occ.title is not None  # the model guarantees uri or title
+                occupations.append(occ.model_copy(update={"resolved": self._resolve_title(occ.title, field)}))
+        for i, qual in enumerate(citizen.qualifications):
+            if qual.occupation_uri is not None:
+                self._check_occupation_uri(qual.occupation_uri, f"qualifications[{i}].occupation_uri")
+        return citizen.model_copy(update={"skills": skills, "occupations": occupations})
+
+    def resolve_vacancy(self, vacancy: Vacancy) -> Vacancy:
+        """A copy with skills resolved, URIs and postcode checked, and the occupation taken from the title when
+        no ``occupation_uri`` is given and the title matches confidently."""
+        update: dict[str, object] = {}
+        for name in ("essential_skills", "optional_skills"):
+            refs: list[SkillRef] = getattr(vacancy, name)
+            update[name] = [
+                ref.model_copy(update={"resolved": self._resolve_skill(ref, f"{name}[{i}]")})
+                for i, ref in enumerate(refs)
+            ]
+        if vacancy.occupation_uri is not None:
+            self._check_occupation_uri(vacancy.occupation_uri, "occupation_uri")
+        else:
+            best = self.normalize_occupation(vacancy.title, limit=1)
+            if best and best[0].score >= self.threshold_:
+                resolved = Resolution(uri=best[0].uri, label=best[0].label, confidence=best[0].score)
+                update["occupation_resolved"] = resolved
+                update["occupation_uri"] = resolved.uri
+        if "occupation_uri" not in update and vacancy.occupation_uri is None and not vacancy.essential_skills:
+            raise TaxonomyInputError(
+                "essential_skills",
+                "a need needs skills or an occupation: give essential_skills or a title/occupation_uri that "
+                "matches an ESCO occupation",
+            )
+        if vacancy.postcode is not None and vacancy.postcode not in self.postcodes_:
+            raise TaxonomyInputError("postcode", f"unknown Danish postcode '{vacancy.postcode}'")
+        return vacancy.model_copy(update=update)
+
+    # ----------------------------------------------------------------------------------------- internals
+
+    def _check_lang(self, lang: str | None) -> None:
+        if lang is not None and lang not in self.languages_:
+            known = ", ".join(sorted(self.languages_))
+            raise ValueError(f"unknown language code '{lang}' (known: {known})")
+
+    def _normalize(self, kind: str, text: str, limit: int, lang: str | None) -> list[Candidate]:
+        check_text(text)
+        self._check_lang(lang)
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        matcher = self.occupations_ if kind == "occupation" else self.skills_
+        key = (kind, text, limit, lang)
+        return list(self._cache.get(key, lambda: tuple(matcher.rank(text, limit, lang))))
+
+    def _resolve_skill(self, ref: SkillRef, field: str) -> Resolution | None:
+        if ref.uri is not None:
+            if ref.uri not in self.taxonomy.skill_row:
+                raise TaxonomyInputError(f"{field}.uri", "not an ESCO skill URI")
+            return ref.resolved
+        assert ref.label is not None  # the model guarantees uri or label
+        return self._resolve(self.normalize_skill(ref.label, limit=3), ref.label, f"{field}.label", "skill")
+
+    def _resolve_title(self, title: str, field: str) -> Resolution:
+        return self._resolve(self.normalize_occupation(title, limit=3), title, f"{field}.title", "occupation")
+
+    def _resolve(self, candidates: list[Candidate], text: str, field: str, what: str) -> Resolution:
+        if not candidates or candidates[0].score < self.threshold_:
+            tried = "; ".join(f"'{c.label}' ({c.score:.2f})" for c in candidates) or "none"
+            raise TaxonomyInputError(
+                field,
+                f"no confident ESCO {what} match for '{text}' (closest: {tried}); give a more specific text or "
+                f"the ESCO {what} URI",
+            )
+        best = candidates[0]
+        return Resolution(uri=best.uri, label=best.label, confidence=best.score)
+
+    def _check_occupation_uri(self, uri: str, field: str) -> None:
+        if uri not in self.taxonomy.occupation_row:
+            raise TaxonomyInputError(field, "not an ESCO occupation URI")
+
+
+def _preferred_by_lang(table: LabelTable, n: int) -> dict[str, list[str]]:
+    """Preferred labels per language other than English, from the label table ("" where a concept has none)."""
+    out: dict[str, list[str]] = {}
+    for text, concept, lang, kind in zip(table.text, table.concept.tolist(), table.lang, table.kind, strict=True):
+        if kind == "preferred" and lang != "en":
+            out.setdefault(lang, [""] * n)[concept] = text
+    return out
+
+
+@lru_cache(maxsize=1)
+def get_normalizer() -> Normalizer:
+    """The process-wide normaliser over :func:`get_taxonomy`, its indexes cached in the settings' cache folder."""
+    settings = get_settings()
+    return Normalizer(get_taxonomy(), cache_dir=settings.cache_dir)
