@@ -378,8 +378,7 @@ class Normalizer:
         tax = self.taxonomy
         if self.cache_dir is None:
             return LabelIndex.build(tax.occupation_label_table), LabelIndex.build(tax.skill_label_table)
-        name = f"normalizer-{tax.version}-{INDEX_VERSION}"
-        folder = self.cache_dir / name
+        folder = index_folder(self.cache_dir, tax.version)
         if folder.is_dir():
             try:
                 return LabelIndex.load(folder, "occupations"), LabelIndex.load(folder, "skills")
@@ -391,7 +390,7 @@ class Normalizer:
             occ.save(tmp, "occupations")
             skill.save(tmp, "skills")
 
-        write_atomically(self.cache_dir, name, write)
+        write_atomically(self.cache_dir, folder.name, write)
         return occ, skill
 
     @cached_property
@@ -544,6 +543,11 @@ class Normalizer:
     def _check_occupation_uri(self, uri: str, field: str) -> None:
         if uri not in self.taxonomy.occupation_row:
             raise TaxonomyInputError(field, "not an ESCO occupation URI")
+
+
+def index_folder(cache_dir: Path, taxonomy_version: str) -> Path:
+    """Where the fitted label indexes of a taxonomy version are cached."""
+    return cache_dir / f"normalizer-{taxonomy_version}-{INDEX_VERSION}"
 
 
 def _preferred_by_lang(table: LabelTable, n: int) -> dict[str, list[str]]:
