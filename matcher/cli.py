@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from matcher.commands import demo, taxonomy
+from matcher.commands import demo, synth, taxonomy
 
 app = typer.Typer(
     name="matcher",
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(taxonomy.app, name="taxonomy")
 app.command("demo")(demo.demo)
+app.command("synth")(synth.synth)
 
 if __name__ == "__main__":  # pragma: no cover
     app()
