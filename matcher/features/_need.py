@@ -310,7 +310,7 @@ def _skill_vector(
     Each essential skill is worth ``w_e = (1 − share) / |essential|``; a related skill of it is worth
     ``credit × similarity × w_e`` (max over the essential skills it is related to, never more than an essential
     skill itself). A citizen's skill therefore counts at most once per need, and a citizen holding every
-    essential and optional skill reaches 1 (the scorer clips the sum at 1). With no optional skills the
+    essential and optional skill scores exactly 1. With no optional skills the
     essential ones carry the whole weight, and vice versa.
     """
     share = optional_share if essential and optional else (1.0 if optional else 0.0)
@@ -329,5 +329,6 @@ def _skill_vector(
     if optional:
         w_o = share / len(optional)
         for col in optional:
-            out[col] = out.get(col, 0.0) + w_o
+            # an optional skill that is also related to an essential one is worth the larger of the two
+            out[col] = out[col] + w_o if col in essential else max(out.get(col, 0.0), w_o)
     return out

@@ -192,9 +192,16 @@ def explain(
                 f"{name_en} at level {_cefr(have)} meets the requirement ({req.cefr})")  # fmt: skip
             continue
         gated = bool(gates & Gate.LANGUAGE) and req.hard
-        da = f"{name_da.capitalize()} på niveau {_cefr(have)}; jobbet kræver {req.cefr}"
-        en = f"{name_en} at level {_cefr(have)}; the job asks for {req.cefr}"
-        if not gated and need.language_support:
+        if have:
+            da = f"{name_da.capitalize()} på niveau {_cefr(have)}; jobbet kræver {req.cefr}"
+            en = f"{name_en} at level {_cefr(have)}; the job asks for {req.cefr}"
+        else:
+            da = f"Intet kendt niveau i {name_da}; jobbet kræver {req.cefr}"
+            en = f"No known level of {name_en}; the job asks for {req.cefr}"
+        if gated:
+            da += " (ufravigeligt krav)"
+            en += " (a firm requirement)"
+        elif need.language_support:
             da += " (arbejdspladsen tilbyder sprogstøtte)"
             en += " (the workplace offers language support)"
         add(95 if gated else 30 + impact("language"), da, en)

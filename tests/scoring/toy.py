@@ -30,9 +30,17 @@ OCCUPATIONS = [
     ("bus_driver", "bus driver", "buschauffør", 8331, False),
 ]
 SKILLS = [
-    "patient_care", "administer_medication", "hygiene", "assist_daily_living", "clean_rooms", "drive_truck",
-    "communicate_patients", "first_aid", "danish", "secure_cargo",
-]  # fmt: skip
+    "patient_care",
+    "administer_medication",
+    "hygiene",
+    "assist_daily_living",
+    "clean_rooms",
+    "drive_truck",
+    "communicate_patients",
+    "first_aid",
+    "danish",
+    "secure_cargo",
+]
 ESSENTIAL = {
     "nurse": ["patient_care", "administer_medication", "hygiene", "communicate_patients", "first_aid"],
     "specialist_nurse": ["patient_care", "administer_medication", "hygiene", "communicate_patients"],
@@ -49,8 +57,11 @@ OPTIONAL = {
     "cleaner": [],
     "truck_driver": [],
 }
-RELATED = [("patient_care", "assist_daily_living", 0.6), ("administer_medication", "first_aid", 0.5),
-           ("hygiene", "clean_rooms", 0.3)]  # fmt: skip
+RELATED = [
+    ("patient_care", "assist_daily_living", 0.6),
+    ("administer_medication", "first_aid", 0.5),
+    ("hygiene", "clean_rooms", 0.3),
+]
 
 
 def occ(key: str) -> str:
@@ -113,8 +124,12 @@ def citizen(**overrides: Any) -> Citizen:
 
 def vacancy(**overrides: Any) -> Vacancy:
     """An ordinary Slagelse home-care-aide vacancy, Mon–Fri, hours not stated; override any field."""
-    data: dict[str, Any] = {"employer_id": 1, "title": "SOSU-hjælper", "occupation_uri": occ("home_care_aide"),
-                            "postcode": "4200"}  # fmt: skip
+    data: dict[str, Any] = {
+        "employer_id": 1,
+        "title": "SOSU-hjælper",
+        "occupation_uri": occ("home_care_aide"),
+        "postcode": "4200",
+    }
     data.update(overrides)
     return Vacancy.model_validate(data)
 
@@ -126,11 +141,24 @@ def skills(*keys: str, provenance: str = "assessed") -> list[dict[str, Any]]:
 def nurse_from_syria(recognition: str = "undocumented") -> Citizen:
     return citizen(
         target_group="integration",
-        skills=skills("patient_care", "administer_medication", "hygiene", "communicate_patients", "first_aid",
-                      "assist_daily_living"),  # fmt: skip
+        skills=skills(
+            "patient_care",
+            "administer_medication",
+            "hygiene",
+            "communicate_patients",
+            "first_aid",
+            "assist_daily_living",
+        ),
         occupations=[{"uri": occ("nurse"), "years": 8}],
-        qualifications=[{"title": "Bachelor of Nursing", "country": "SY", "eqf_level": 6,
-                         "recognition": recognition, "occupation_uri": occ("nurse")}],  # fmt: skip
+        qualifications=[
+            {
+                "title": "Bachelor of Nursing",
+                "country": "SY",
+                "eqf_level": 6,
+                "recognition": recognition,
+                "occupation_uri": occ("nurse"),
+            }
+        ],
         languages=[{"language": "da", "cefr": "B1", "school_weekdays": ["tue", "thu"]}],
     )
 

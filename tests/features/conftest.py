@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+import pytest
+
+from matcher.taxonomy import Postcodes, Taxonomy
+from tests.scoring import toy
+
+
+@pytest.fixture(scope="session")
+def taxonomy() -> Taxonomy:
+    return toy.make_taxonomy()
+
+
+@pytest.fixture(scope="session")
+def postcodes() -> Postcodes:
+    return toy.make_postcodes()

@@ -1,0 +1,95 @@
+"""Explanations: 2–5 sentences, Danish and English in step, the deciding facts first."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from matcher.config import ScoringPolicy
+from matcher.domain import Citizen, Explanation, Vacancy
+from matcher.scoring import RuleScorer, explain
+from matcher.taxonomy import Postcodes, Taxonomy
+from tests.scoring import toy
+
+
+def explain_pairs(
+    citizens: list[Citizen], needs: list[Vacancy], taxonomy: Taxonomy, postcodes: Postcodes
+) -> list[list[Explanation]]:
+    policy = ScoringPolicy()
+    cf, nf = toy.build(citizens, needs, taxonomy, policy)
+    block = RuleScorer(policy, taxonomy).score_block(cf, np.arange(cf.n), nf, np.arange(nf.n))
+    return [
+        [
+            explain(
+                c,
+                n,
+                {k: float(v[i, j]) for k, v in block.components.items()},
+                int(block.gates[i, j]),
+                taxonomy,
+                postcodes,
+                policy,
+            )
+            for j, n in enumerate(needs)
+        ]
+        for i, c in enumerate(citizens)
+    ]
+
+
+def check_shape(e: Explanation) -> None:
+    assert 2 <= len(e.da) <= 5
+    assert len(e.en) == len(e.da)
+    assert all(s and s == s.strip() for s in e.da + e.en)
+
+
+def test_undocumented_nurse(taxonomy: Taxonomy, postcodes: Postcodes) -> None:
+    nurse_job = toy.vacancy(occupation_uri=toy.occ("nurse"), title="Sygeplejerske")
+    ((nurse, sosu),) = explain_pairs([toy.nurse_from_syria()], [nurse_job, toy.vacancy()], taxonomy, postcodes)
+    check_shape(nurse)
+    check_shape(sosu)
+    assert nurse.da[0] == "Sygeplejerske er et reguleret erhverv i Danmark: kræver dansk autorisation"
+    assert nurse.en[0].startswith("Nurse responsible for general care is a regulated profession in Denmark")
+    assert "reguleret" not in " ".join(sosu.da)
+    assert sosu.da[0] == "Har 3 af 3 nødvendige kompetencer (fra ESCO-profilen for social- og sundhedshjælper)"
+    assert sosu.en[0] == "Has 3 of 3 essential skills (from the ESCO profile of home care aide)"
+    foreign_da = "Uddannelse fra Syrien (EQF 6) er ikke godkendt endnu og tæller med nedsat vægt"
+    foreign_en = "Qualification from Syria (EQF 6) is not recognised yet and counts with reduced weight"
+    assert foreign_da in sosu.da and foreign_en in sosu.en
+    assert sosu.da.index(foreign_da) == sosu.en.index(foreign_en)
+
+
+def test_school_days(taxonomy: Taxonomy, postcodes: Postcodes) -> None:
+    learner = toy.citizen(
+        languages=[{"language": "da", "cefr": "B1", "school_weekdays": ["tue", "thu"]}], skills=toy.skills("hygiene")
+    )
+    ((fits, clashes),) = explain_pairs(
+        [learner], [toy.vacancy(hours_per_week=22), toy.vacancy(hours_per_week=37)], taxonomy, postcodes
+    )
+    check_shape(fits)
+    assert "Sprogskole tirsdag og torsdag passer med arbejdsdagene" in fits.da
+    assert "Language school on Tuesday and Thursday fits the working days" in fits.en
+    assert "Sprogskole tirsdag og torsdag falder på arbejdsdage" in clashes.da
+    assert "Language school on Tuesday and Thursday falls on working days" in clashes.en
+
+
+def test_unknown_postcode_and_distance(taxonomy: Taxonomy, postcodes: Postcodes) -> None:
+    nowhere, korsor = toy.citizen(postcode="9999"), toy.citizen(postcode="4220", max_commute_km=40)
+    (a,), (b,) = explain_pairs([nowhere, korsor], [toy.vacancy()], taxonomy, postcodes)
+    check_shape(a)
+    assert "Postnummer ukendt: afstand ikke vurderet" in a.da
+    assert "Postcode unknown: distance not assessed" in a.en
+    assert "Bor 16 km fra arbejdspladsen (maks. 40 km)" in b.da
+    assert "Lives 16 km from the workplace (max. 40 km)" in b.en
+
+
+def test_gates_come_first(taxonomy: Taxonomy, postcodes: Postcodes) -> None:
+    flex = toy.citizen(hours={"min": 4, "max": 6}, languages=[{"language": "da", "cefr": "A2"}])
+    needs = [
+        toy.vacancy(hours_per_week=37),
+        toy.vacancy(languages=[{"language": "da", "cefr": "B2", "hard": True}], hours_per_week=5),
+        toy.vacancy(driving_licences=["C"], hours_per_week=5, postcode="2100"),
+    ]
+    ((hours, lang, far),) = explain_pairs([flex], needs, taxonomy, postcodes)
+    assert hours.da[0] == "Kan arbejde 4–6 timer om ugen; jobbet er på 37 timer"
+    assert lang.da[0] == "Dansk på niveau A2; jobbet kræver B2 (ufravigeligt krav)"
+    assert lang.en[0] == "Danish at level A2; the job asks for B2 (a firm requirement)"
+    assert far.da[0] == "Kræver kørekort C, som mangler"
+    assert far.en[1].startswith("Lives ") and "(max. 30 km)" in far.en[1]
