@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from matcher.commands import demo, synth, taxonomy
+from matcher.commands import demo, models, synth, taxonomy
 
 app = typer.Typer(
     name="matcher",
@@ -13,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(taxonomy.app, name="taxonomy")
+app.add_typer(models.app, name="models")
 app.command("demo")(demo.demo)
 app.command("synth")(synth.synth)
 
