@@ -1,1 +1,7 @@
-"""api layer (see DESIGN.md §2)."""
+"""The v1 HTTP service (FastAPI): routes per resource under ``routes/``, dependencies in ``deps``, schemas in
+``schemas``. Build it with :func:`create_app`."""
+
+from matcher.api._app import build_state, create_app
+from matcher.api._services import EngineLike, NormalizerLike, Services, default_services
+
+__all__ = ["EngineLike", "NormalizerLike", "Services", "build_state", "create_app", "default_services"]

@@ -20,6 +20,8 @@ from matcher.storage._database import (
     upgrade,
 )
 from matcher.storage._repos import (
+    MAX_ID,
+    OVERRIDE_KINDS,
     ROLES,
     AuditEntry,
     AuditRepository,
@@ -50,7 +52,9 @@ from matcher.storage._tables import (
 )
 
 __all__ = [
+    "MAX_ID",
     "MIGRATIONS_DIR",
+    "OVERRIDE_KINDS",
     "ROLES",
     "ApiKeyRow",
     "AuditEntry",

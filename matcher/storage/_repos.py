@@ -34,6 +34,7 @@ from matcher.storage._tables import (
 
 ROLES: tuple[str, ...] = ("admin", "consultant", "employer")
 _CHUNK = 500  # ids per IN (...) clause: well below SQLite's bound-parameter limit
+MAX_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL; a larger one cannot exist (and would overflow the driver)
 
 
 class NotFoundError(LookupError):
@@ -55,6 +56,10 @@ class ConflictError(ValueError):
         self.reason = reason
 
 
+def _storable(ident: int) -> bool:
+    return 0 < ident <= MAX_ID
+
+
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -74,16 +79,16 @@ class EmployerRepository:
         return row
 
     def get(self, employer_id: int) -> EmployerRow:
-        row = self.session.get(EmployerRow, employer_id)
+        row = self.session.get(EmployerRow, employer_id) if _storable(employer_id) else None
         if row is None:
             raise NotFoundError("employer", employer_id)
         return row
 
     def exists(self, employer_id: int) -> bool:
-        return self.session.get(EmployerRow, employer_id) is not None
+        return _storable(employer_id) and self.session.get(EmployerRow, employer_id) is not None
 
     def existing_ids(self, ids: Iterable[int]) -> set[int]:
-        wanted = sorted(set(ids))
+        wanted = sorted(i for i in set(ids) if _storable(i))
         found: set[int] = set()
         for chunk in _chunks(wanted):
             found.update(self.session.scalars(select(EmployerRow.id).where(EmployerRow.id.in_(chunk))))
@@ -157,13 +162,13 @@ class CitizenRepository:
         return list(result.scalars())
 
     def get(self, citizen_id: int) -> CitizenRow:
-        row = self.session.get(CitizenRow, citizen_id)
+        row = self.session.get(CitizenRow, citizen_id) if _storable(citizen_id) else None
         if row is None:
             raise NotFoundError("citizen", citizen_id)
         return row
 
     def exists(self, citizen_id: int) -> bool:
-        return self.session.get(CitizenRow, citizen_id) is not None
+        return _storable(citizen_id) and self.session.get(CitizenRow, citizen_id) is not None
 
     def replace(self, citizen_id: int, citizen: Citizen) -> CitizenRow:
         row = self.get(citizen_id)
@@ -237,7 +242,7 @@ class NeedRepository:
         return list(result.scalars())
 
     def get(self, need_id: int) -> NeedRow:
-        row = self.session.get(NeedRow, need_id)
+        row = self.session.get(NeedRow, need_id) if _storable(need_id) else None
         if row is None:
             raise NotFoundError("vacancy", need_id)
         return row
@@ -356,7 +361,7 @@ class KeyRepository:
         return list(self.session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.id)))
 
     def revoke(self, key_id: int) -> ApiKeyRow:
-        row = self.session.get(ApiKeyRow, key_id)
+        row = self.session.get(ApiKeyRow, key_id) if _storable(key_id) else None
         if row is None:
             raise NotFoundError("api key", key_id, field="key_id")
         if row.revoked_at is None:

@@ -6,8 +6,8 @@ from typing import Any
 
 from matcher.domain import Citizen, Employer, Vacancy
 
-SKILL_URI = "http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d"
-OCC_URI = "http://data.europa.eu/esco/occupation/f2b15a0e-e65a-438a-affb-29b9d50b77d1"
+SKILL_URI = "http://data.europa.eu/esco/skill/hygiene"
+OCC_URI = "http://data.europa.eu/esco/occupation/warehouse"
 
 
 def employer_json(i: int = 0) -> dict[str, Any]:

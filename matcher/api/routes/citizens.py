@@ -1,0 +1,210 @@
+"""Citizen profiles: create, read, replace, GDPR erase and export, bulk upload. Consultants only.
+
+Writes follow one order everywhere: validate and normalise (no I/O), write and audit in one transaction, commit,
+then update the live index — so a failed write never reaches the index and an acknowledged one is searchable at
+once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from matcher.api._bodies import parse_items, reject_nul
+from matcher.api._bulk import bulk_error_response, json_response, validate_items
+from matcher.api.deps import AppState, AuditDep, Auditor, ConsultantKey, IndexDep, NormalizerDep, SessionDep, StateDep
+from matcher.api.routes._common import (
+    AUTH_ERRORS,
+    CONFLICT,
+    NOT_FOUND,
+    TOO_LARGE,
+    CitizenId,
+    Limit,
+    Offset,
+    citizen_public,
+)
+from matcher.api.schemas import (
+    AuditPublic,
+    BulkErrorBody,
+    BulkItemError,
+    BulkResult,
+    CitizenCreate,
+    CitizenExport,
+    CitizenPublic,
+    FeedbackPublic,
+    Page,
+)
+from matcher.domain import Citizen, TargetGroup
+from matcher.storage import (
+    AuditEntry,
+    AuditRepository,
+    CitizenRepository,
+    FeedbackRepository,
+    pseudonym,
+    transaction,
+)
+
+router = APIRouter(prefix="/v1/citizens", tags=["citizens"], responses=AUTH_ERRORS)
+
+CASEWORK = "casework"
+
+
+def _domain(body: CitizenCreate) -> Citizen:
+    data = body.model_dump(mode="json", exclude_unset=True)
+    reject_nul(data)
+    return Citizen.model_validate(data)
+
+
+@router.post("", status_code=201, responses={**CONFLICT, **TOO_LARGE})
+def create_citizen(
+    body: CitizenCreate,
+    key: ConsultantKey,
+    audit: AuditDep,
+    session: SessionDep,
+    index: IndexDep,
+    normalizer: NormalizerDep,
+) -> CitizenPublic:
+    """Store a profile. Free-text skills (`label`) and job titles (`title`) come back with `resolved`: the ESCO
+    URI the server chose and its confidence."""
+    citizen = normalizer.resolve_citizen(_domain(body))
+    with index.write_mutex:
+        row = CitizenRepository(session).add(citizen)
+        audit.record(session, CASEWORK, [AuditEntry("citizen.create", "citizen", row.id)])
+        session.commit()
+        index.put_citizens([(row.id, citizen)])
+    return citizen_public(row)
+
+
+@router.get("")
+def list_citizens(
+    key: ConsultantKey,
+    audit: AuditDep,
+    session: SessionDep,
+    limit: Limit = 20,
+    offset: Offset = 0,
+    target_group: Annotated[TargetGroup | None, Query(description="only this benefit group")] = None,
+) -> Page[CitizenPublic]:
+    rows, total = CitizenRepository(session).page(limit, offset, target_group.value if target_group else None)
+    audit.record(session, CASEWORK, [AuditEntry("citizen.list", "citizen", r.id) for r in rows])
+    session.commit()
+    return Page[CitizenPublic](items=[citizen_public(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{citizen_id}", responses=NOT_FOUND)
+def get_citizen(citizen_id: CitizenId, key: ConsultantKey, audit: AuditDep, session: SessionDep) -> CitizenPublic:
+    row = CitizenRepository(session).get(citizen_id)
+    audit.record(session, CASEWORK, [AuditEntry("citizen.read", "citizen", citizen_id)])
+    session.commit()
+    return citizen_public(row)
+
+
+@router.put("/{citizen_id}", responses={**NOT_FOUND, **CONFLICT, **TOO_LARGE})
+def replace_citizen(
+    citizen_id: CitizenId,
+    body: CitizenCreate,
+    key: ConsultantKey,
+    audit: AuditDep,
+    session: SessionDep,
+    index: IndexDep,
+    normalizer: NormalizerDep,
+) -> CitizenPublic:
+    citizen = normalizer.resolve_citizen(_domain(body))
+    with index.write_mutex:
+        row = CitizenRepository(session).replace(citizen_id, citizen)
+        audit.record(session, CASEWORK, [AuditEntry("citizen.update", "citizen", citizen_id)])
+        session.commit()
+        index.put_citizens([(citizen_id, citizen)])
+    return citizen_public(row)
+
+
+@router.delete("/{citizen_id}", status_code=204, responses=NOT_FOUND)
+def erase_citizen(
+    citizen_id: CitizenId, key: ConsultantKey, audit: AuditDep, state: StateDep, session: SessionDep
+) -> Response:
+    """GDPR erase: the profile, its feedback and ranking results, and its index entry go; earlier audit entries
+    about the citizen keep only a pseudonym (a salted hash of the id), and one erase record is added."""
+    alias = pseudonym(state.salt, "citizen", citizen_id)
+    with state.index.write_mutex:
+        CitizenRepository(session).erase(citizen_id)
+        AuditRepository(session).pseudonymise("citizen", citizen_id, alias)
+        audit.record(session, "gdpr erasure", [AuditEntry("citizen.erase", "citizen", alias)])
+        session.commit()
+        state.index.drop_citizen(citizen_id)
+    return Response(status_code=204)
+
+
+@router.get("/{citizen_id}/export", responses=NOT_FOUND)
+def export_citizen(citizen_id: CitizenId, key: ConsultantKey, audit: AuditDep, session: SessionDep) -> CitizenExport:
+    """Everything held about one citizen (GDPR art. 15): profile, feedback, audit entries (this export included)."""
+    row = CitizenRepository(session).get(citizen_id)
+    audit.record(session, "gdpr access request", [AuditEntry("citizen.export", "citizen", citizen_id)])
+    session.commit()
+    return CitizenExport(
+        citizen=citizen_public(row),
+        feedback=[FeedbackPublic.model_validate(f) for f in FeedbackRepository(session).for_citizen(citizen_id)],
+        audit=[AuditPublic.model_validate(a) for a in AuditRepository(session).about("citizen", citizen_id)],
+    )
+
+
+_BULK_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "array", "items": {"$ref": "#/components/schemas/CitizenCreate"}},
+            },
+            "application/x-ndjson": {
+                "schema": {"type": "string", "description": "one CitizenCreate JSON object per line"}
+            },
+        },
+    }
+}
+
+
+@router.post(
+    ":bulk",
+    status_code=201,
+    openapi_extra=_BULK_BODY,
+    responses={
+        422: {"model": BulkErrorBody, "description": "nothing was written; `errors` lists every bad item"},
+        415: {"description": "Content-Type is neither application/json nor application/x-ndjson"},
+        **TOO_LARGE,
+    },
+)
+async def bulk_citizens(request: Request, key: ConsultantKey, audit: AuditDep, state: StateDep) -> Response:
+    """Upload many profiles as a JSON array or JSONL. All or nothing: if any item is invalid (shape, taxonomy,
+    duplicate external_ref) nothing is written and the 422 lists every bad item's index, field and reason;
+    otherwise all are stored in one transaction and their ids returned in input order."""
+    raw = await request.body()
+    items = parse_items(raw, request.headers.get("content-type", "application/json"))
+    return await run_in_threadpool(_bulk_citizens, items, audit, state)
+
+
+def _bulk_citizens(items: list[Any], audit: Auditor, state: AppState) -> Response:
+    good, errors = validate_items(items, Citizen, state.normalizer.resolve_citizen)
+    first: dict[str, int] = {}
+    for i, citizen in good:
+        if citizen.external_ref in first:
+            errors.append(_dup(i, f"repeats the external_ref of item {first[citizen.external_ref]}"))
+        first.setdefault(citizen.external_ref, i)
+    with state.index.write_mutex:
+        with transaction(state.sessions) as session:
+            repo = CitizenRepository(session)
+            taken = repo.taken_refs([c.external_ref for _, c in good])
+            errors.extend(
+                _dup(i, "a citizen with this external_ref already exists") for i, c in good if c.external_ref in taken
+            )
+            if errors:
+                return bulk_error_response(len(items), sorted(errors, key=lambda e: e.index))
+            citizens = [c for _, c in good]
+            ids = repo.add_many(citizens)
+            entries = [AuditEntry("citizen.create", "citizen", i, {"bulk": True}) for i in ids]
+            audit.record(session, CASEWORK, entries)
+        state.index.put_citizens(list(zip(ids, citizens, strict=True)))
+    return json_response(BulkResult(ids=ids, count=len(ids)), 201)
+
+
+def _dup(index: int, reason: str) -> BulkItemError:
+    return BulkItemError(index=index, field="external_ref", reason=reason)

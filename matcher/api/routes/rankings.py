@@ -1,0 +1,163 @@
+"""Ranked lists from the live index: candidates for a need (consultants: identified; employers: anonymised and
+consenting only) and needs for a citizen (consultants). Every list that shows a citizen is audited per citizen."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from matcher.api._index import LiveIndex
+from matcher.api.deps import AuditDep, ConsultantKey, IndexDep, SessionDep, StaffOrEmployerKey, StateDep
+from matcher.api.routes._common import AUTH_ERRORS, NOT_FOUND, CitizenId, Limit, Offset, VacancyId, candidate_handle
+from matcher.api.schemas import (
+    AnonymousCandidate,
+    AnonymousCandidateList,
+    CandidateList,
+    CandidateResult,
+    MatchList,
+    MatchResult,
+)
+from matcher.domain import Match, NeedKind, TargetGroup
+from matcher.ranking import CandidateFilter, NeedFilter
+from matcher.storage import AuditEntry, NotFoundError
+
+router = APIRouter(tags=["matching"], responses={**AUTH_ERRORS, **NOT_FOUND})
+
+RadiusKm = Annotated[float | None, Query(gt=0, le=1000, description="only within this distance, km")]
+MinScore = Annotated[float, Query(ge=0, le=1, description="only scores at or above this")]
+
+
+def consultant_results(index: LiveIndex, matches: list[Match], offset: int) -> list[CandidateResult]:
+    out = []
+    for rank, m in enumerate(matches, start=offset + 1):
+        facts = index.citizen(m.citizen_id)
+        out.append(
+            CandidateResult(
+                citizen_id=m.citizen_id,
+                external_ref=facts.external_ref if facts else "",
+                rank=rank,
+                score=m.score,
+                components=m.components,
+                gates=m.gates,
+                explanation=m.explanation,
+            )
+        )
+    return out
+
+
+def consenting_page(
+    index: LiveIndex, fetch: Callable[[int], list[Match]], limit: int, offset: int
+) -> list[Match]:
+    """The ``offset:offset+limit`` slice of the ranked list restricted to consenting citizens.
+
+    The engine ranks everyone; employers may see only those who consented, so we ask for a longer prefix until
+    the filtered list is long enough or the engine has no more.
+    """
+    want = offset + limit
+    batch = max(2 * want, 50)
+    while True:
+        ranked = fetch(batch)
+        visible = [m for m in ranked if (f := index.citizen(m.citizen_id)) is not None and f.consent]
+        if len(visible) >= want or len(ranked) < batch:
+            return visible[offset:want]
+        batch *= 4
+
+
+@router.get("/v1/vacancies/{vacancy_id}/candidates")
+def vacancy_candidates(
+    vacancy_id: VacancyId,
+    key: StaffOrEmployerKey,
+    audit: AuditDep,
+    state: StateDep,
+    session: SessionDep,
+    limit: Limit = 20,
+    offset: Offset = 0,
+    radius_km: RadiusKm = None,
+    target_group: Annotated[
+        list[TargetGroup] | None, Query(description="only these benefit groups (consultants only)")
+    ] = None,
+    min_score: MinScore = 0,
+) -> CandidateList | AnonymousCandidateList:
+    """Ranked citizens for a stored need. Consultants get identified results; an employer key gets, for its own
+    needs only, anonymised results of consenting citizens (a per-need handle instead of identity)."""
+    index = state.index
+    need = index.need(vacancy_id)
+    if need is None:
+        raise NotFoundError("vacancy", vacancy_id)
+    filters = CandidateFilter(
+        radius_km=radius_km, target_groups=set(target_group) if target_group else None, min_score=min_score
+    )
+    if key.role == "employer":
+        if key.employer_id != need.employer_id:
+            raise HTTPException(403, "employer_id: this key belongs to another employer")
+        if target_group:
+            raise HTTPException(403, "target_group: filtering by benefit group is for consultants only")
+        matches = consenting_page(
+            index, lambda n: index.candidates(vacancy_id, limit=n, offset=0, filters=filters), limit, offset
+        )
+        entries = [
+            AuditEntry("candidates.read.anonymous", "citizen", m.citizen_id, {"vacancy_id": vacancy_id})
+            for m in matches
+        ]
+        audit.record(session, "employer recruitment", entries)
+        session.commit()
+        results = [
+            AnonymousCandidate(
+                candidate=candidate_handle(state.salt, vacancy_id, m.citizen_id),
+                rank=rank,
+                score=m.score,
+                components=m.components,
+                gates=m.gates,
+                explanation=m.explanation,
+            )
+            for rank, m in enumerate(matches, start=offset + 1)
+        ]
+        return AnonymousCandidateList(results=results, limit=limit, offset=offset)
+    matches = index.candidates(vacancy_id, limit=limit, offset=offset, filters=filters)
+    entries = [AuditEntry("candidates.read", "citizen", m.citizen_id, {"vacancy_id": vacancy_id}) for m in matches]
+    audit.record(session, "matching", entries)
+    session.commit()
+    return CandidateList(results=consultant_results(index, matches, offset), limit=limit, offset=offset)
+
+
+@router.get("/v1/citizens/{citizen_id}/matches")
+def citizen_matches(
+    citizen_id: CitizenId,
+    key: ConsultantKey,
+    audit: AuditDep,
+    index: IndexDep,
+    session: SessionDep,
+    limit: Limit = 20,
+    offset: Offset = 0,
+    kind: Annotated[list[NeedKind] | None, Query(description="only these kinds of need")] = None,
+    radius_km: RadiusKm = None,
+    min_score: MinScore = 0,
+) -> MatchList:
+    """Ranked needs (vacancies and slots) for one citizen."""
+    if index.citizen(citizen_id) is None:
+        raise NotFoundError("citizen", citizen_id)
+    filters = NeedFilter(kinds=set(kind) if kind else None, radius_km=radius_km, min_score=min_score)
+    matches = index.matches_for_citizen(citizen_id, limit=limit, offset=offset, filters=filters)
+    audit.record(session, "matching", [AuditEntry("matches.read", "citizen", citizen_id)])
+    session.commit()
+    results = []
+    for rank, m in enumerate(matches, start=offset + 1):
+        need = index.need(m.need_id)
+        if need is None:  # removed between ranking and here
+            continue
+        results.append(
+            MatchResult(
+                need_id=m.need_id,
+                employer_id=need.employer_id,
+                title=need.title,
+                kind=NeedKind(need.kind),
+                rank=rank,
+                score=m.score,
+                components=m.components,
+                gates=m.gates,
+                explanation=m.explanation,
+            )
+        )
+    return MatchList(results=results, limit=limit, offset=offset)

@@ -1,0 +1,48 @@
+"""Ad-hoc search: rank citizens for a need described in the request, without storing it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from matcher.api._bodies import reject_nul
+from matcher.api.deps import AuditDep, ConsultantKey, IndexDep, NormalizerDep, SessionDep
+from matcher.api.routes._common import AUTH_ERRORS, NOT_FOUND, TOO_LARGE
+from matcher.api.routes.rankings import consultant_results
+from matcher.api.schemas import SearchRequest, SearchResult, VacancyCreate
+from matcher.domain import Vacancy
+from matcher.ranking import CandidateFilter
+from matcher.storage import AuditEntry, EmployerRepository
+
+router = APIRouter(prefix="/v1/search", tags=["matching"], responses={**AUTH_ERRORS, **NOT_FOUND, **TOO_LARGE})
+
+
+@router.post("/candidates")
+def search_candidates(
+    body: SearchRequest,
+    key: ConsultantKey,
+    audit: AuditDep,
+    session: SessionDep,
+    index: IndexDep,
+    normalizer: NormalizerDep,
+) -> SearchResult:
+    """Rank citizens for `need` (normalised like a stored need; `employer_id` must name a stored employer, whose
+    workplace context the need describes). The response echoes the need as resolved."""
+    data = body.need.model_dump(mode="json", exclude_unset=True)
+    reject_nul(data, ("body", "need"))
+    EmployerRepository(session).get(body.need.employer_id)
+    vacancy = normalizer.resolve_vacancy(Vacancy.model_validate(data))
+    filters = CandidateFilter(
+        radius_km=body.radius_km,
+        target_groups=set(body.target_groups) if body.target_groups else None,
+        min_score=body.min_score,
+    )
+    matches = index.search(vacancy, limit=body.limit, offset=body.offset, filters=filters)
+    entries = [AuditEntry("search.read", "citizen", m.citizen_id, {"ad_hoc": True}) for m in matches]
+    audit.record(session, "matching", entries)
+    session.commit()
+    return SearchResult(
+        results=consultant_results(index, matches, body.offset),
+        limit=body.limit,
+        offset=body.offset,
+        need=VacancyCreate.model_validate(vacancy.model_dump(mode="json", exclude_none=True)),
+    )
