@@ -92,7 +92,8 @@ def matrix_api(tmp_path_factory: pytest.TempPathFactory, matrix_services: Servic
     engine.dispose()
     keys, a, b = seed_keys(url)
     keys["employer_own"], keys["employer_other"] = keys["employer_a"], keys["employer_b"]
-    with TestClient(create_app(Settings(database_url=url), services=matrix_services), raise_server_exceptions=False) as c:
+    app = create_app(Settings(database_url=url), services=matrix_services)
+    with TestClient(app, raise_server_exceptions=False) as c:
         yield Api(client=c, keys=keys, employer_a=a, employer_b=b, db_url=url)
 
 
