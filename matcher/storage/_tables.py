@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -144,6 +145,33 @@ class RankingRunRow(Base):
     config_hash: Mapped[str] = mapped_column(String(64), default="")
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # added by the batch layer (revision 0002): what a resumed run must reuse, progress, and the plan's report
+    data_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    model_version: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    top_k: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    as_of: Mapped[dt.date | None] = mapped_column(comment="the scoring date; a resumed run keeps it")
+    block_size: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    blocks_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    blocks_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    owner: Mapped[str | None] = mapped_column(String(200), comment="host:pid of the process running it")
+    heartbeat_at: Mapped[dt.datetime | None]
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON, comment="counts and the placement-plan report")
+
+
+class RankingBlockRow(Base):
+    """The checkpoint of one completed block of a run, written in the same transaction as the block's results.
+
+    ``partial`` holds the block's top-k arrays (npz, no pickle) — per citizen of the block and, partially, per
+    need — which the run merges when all blocks are done; it is cleared then.
+    """
+
+    __tablename__ = "ranking_blocks"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("ranking_runs.id", ondelete="CASCADE"), primary_key=True)
+    block: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n_results: Mapped[int] = mapped_column(Integer, default=0)
+    partial: Mapped[bytes | None] = mapped_column(LargeBinary)
+    done_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class RankingResultRow(Base):
