@@ -1,0 +1,109 @@
+"""Bad input is a 4xx that names the field, never a 500, and writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Api
+from tests.storage import _samples as s
+
+
+@pytest.mark.parametrize(
+    ("patch", "loc"),
+    [
+        ({"max_commute_km": "far"}, ["body", "max_commute_km"]),
+        ({"target_group": "pensioner"}, ["body", "target_group"]),
+        ({"postcode": "42000"}, ["body", "postcode"]),
+        ({"languages": [{"language": "da", "cefr": "Z9"}]}, ["body", "languages", 0, "cefr"]),
+        ({"skills": [{"label": "zzqxv"}]}, ["body", "skills", 0, "label"]),
+        ({"skills": [{"uri": "http://data.europa.eu/esco/skill/not-in-esco"}]}, ["body", "skills", 0, "uri"]),
+        ({"name": "a\x00b"}, ["body", "name"]),
+        ({"unknown_field": 1}, ["body", "unknown_field"]),
+    ],
+)
+def test_citizen_field_errors_name_the_field(api: Api, patch: dict[str, Any], loc: list[Any]) -> None:
+    r = api.call("consultant", "POST", "/v1/citizens", json={**s.citizen_json(1), **patch})
+    assert r.status_code == 422, r.text
+    assert loc in [d["loc"] for d in r.json()["detail"]], r.json()
+    assert api.call("consultant", "GET", "/v1/citizens").json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("patch", "loc"),
+    [
+        ({"kind": "dream_job"}, ["body", "kind"]),
+        ({"postcode": "0001"}, ["body", "postcode"]),  # well-formed, but no such postcode
+        ({"kind": "hybrid_internship"}, ["body"]),  # hybrid details missing: a model-level rule
+        ({"hours_per_week": -3}, ["body", "hours_per_week"]),
+        ({"essential_skills": [], "title": "qqqq xxxx"}, ["body", "essential_skills"]),
+    ],
+)
+def test_vacancy_field_errors_name_the_field(api: Api, patch: dict[str, Any], loc: list[Any]) -> None:
+    need = {**s.vacancy_json(api.employer_a), **patch}
+    r = api.call("consultant", "POST", f"/v1/employers/{api.employer_a}/vacancies", json=need)
+    assert r.status_code == 422, r.text
+    assert loc in [d["loc"] for d in r.json()["detail"]], r.json()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/citizens/0",
+        "/v1/citizens/abc",
+        "/v1/citizens/99999999999999999999",
+        "/v1/citizens?limit=1000",
+        "/v1/citizens?offset=-1",
+        "/v1/citizens?target_group=nobody",
+        "/v1/vacancies/1/candidates?min_score=2",
+        "/v1/vacancies/1/candidates?radius_km=-5",
+    ],
+)
+def test_bad_parameters_are_422(api: Api, url: str) -> None:
+    r = api.call("consultant", "GET", url)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"][0] in ("path", "query")
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "field"),
+    [
+        ("GET", "/v1/citizens/4242", "citizen_id"),
+        ("PUT", "/v1/employers/4242", "employer_id"),
+        ("GET", "/v1/vacancies/4242", "vacancy_id"),
+        ("GET", "/v1/vacancies/4242/candidates", "vacancy_id"),
+        ("DELETE", "/v1/vacancies/4242", "vacancy_id"),
+        ("GET", "/v1/citizens/2147483647/export", "citizen_id"),
+    ],
+)
+def test_unknown_ids_are_404_naming_the_field(api: Api, method: str, url: str, field: str) -> None:
+    body = s.employer_json(1) if method == "PUT" else None
+    r = api.call("consultant", method, url, json=body)
+    assert r.status_code == 404, r.text
+    ident = "4242" if "4242" in url else "2147483647"
+    assert r.json()["field"] == field and ident in r.json()["detail"]
+
+
+def test_oversize_body_is_413_by_length_and_by_stream(api: Api) -> None:
+    limit = 2 * 1024 * 1024  # the api fixture's max_body_bytes
+    big = b"[" + b" " * (limit + 10) + b"]"
+    r = api.call("consultant", "POST", "/v1/citizens:bulk", content=big, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and r.json()["field"] == "body"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit must hold while streaming
+        for _ in range(limit // 65536 + 2):
+            yield b" " * 65536
+
+    r = api.call("consultant", "POST", "/v1/citizens:bulk", content=chunks(),
+                 headers={"Content-Type": "application/json"})  # fmt: skip
+    assert r.status_code == 413
+    assert api.call("consultant", "GET", "/v1/citizens").json()["total"] == 0
+
+
+def test_whitespace_text_for_the_normaliser_is_422(api: Api) -> None:
+    r = api.call("consultant", "POST", "/v1/taxonomy/occupations/normalize", json={"text": "   "})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "text"]
+    r = api.call("consultant", "GET", "/v1/taxonomy/skills", params={"q": " "})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "q"]
