@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from matcher.config import ScoringPolicy
-from matcher.domain import Citizen, Recognition, cefr_rank, licence_closure
+from matcher.domain import Citizen, DrivingLicence, Provenance, Recognition, cefr_rank, licence_closure
 from matcher.features._base import (
     CSR,
     ISCO_MINOR_CODES,
@@ -57,13 +57,6 @@ def experience_factor(years: float | None, policy: ScoringPolicy) -> float:
     y = policy.experience_unknown_years if years is None else years
     share = min(1.0, y / policy.experience_full_years)
     return policy.experience_min_factor + (1.0 - policy.experience_min_factor) * share
-
-
-def skill_weight(provenance: str, years: float | None, policy: ScoringPolicy) -> float:
-    base = float(policy.provenance_weight.get(provenance, 0.0))
-    if years:
-        base += policy.skill_years_bonus * min(1.0, years / policy.skill_years_full)
-    return min(1.0, base)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -141,33 +134,38 @@ class CitizenFeatures(FeatureTable):
         n = len(items)
         skill_row = taxonomy.skill_row
         occ_row = taxonomy.occupation_row
-        is_language = np.asarray(taxonomy.skill_is_language, dtype=bool)
+        # Plain Python containers in the per-citizen loop: numpy scalar access costs ~100 ns a time, and this
+        # loop runs 300k times for a national build.
+        language_rows = set(np.flatnonzero(taxonomy.skill_is_language).tolist())
+        isco_of = taxonomy.occupation_isco.tolist()
         n_occ = taxonomy.n_occupations
         today_day = day_number(today)
+        prov_weight = {prov: float(policy.provenance_weight.get(prov.value, 0.0)) for prov in Provenance}
+        fit_by_level = [[level_fit(e, lv, policy) for lv in range(N_LEVELS)] for e in range(N_LEVELS)]
+        licence_cache: dict[frozenset[DrivingLicence], int] = {}
 
-        ids = np.empty(n, np.int64)
-        target_group = np.empty(n, np.int8)
+        ids: list[int] = []
+        target_group: list[int] = []
         lat = np.full(n, np.nan)
         lon = np.full(n, np.nan)
-        max_commute = np.empty(n, np.float32)
-        qual_fit = np.empty((n, 9), np.float32)
-        best_eqf = np.zeros(n, np.int8)
-        school = np.zeros(n, np.uint8)
-        hours_min = np.empty(n, np.float32)
-        hours_max = np.empty(n, np.float32)
-        licences = np.zeros(n, np.uint16)
-        available = np.empty(n, np.int32)
+        max_commute: list[float] = []
+        qual_fit: list[list[float]] = []
+        best_eqf: list[int] = []
+        school: list[int] = []
+        hours_min: list[float] = []
+        hours_max: list[float] = []
+        licences: list[int] = []
+        available: list[int] = []
         skills: list[dict[int, float]] = []
         occ_exp: list[dict[int, float]] = []
         unit_exp: list[dict[int, float]] = []
         minor_exp: list[dict[int, float]] = []
         authorised: list[dict[int, float]] = []
         languages: list[dict[int, float]] = []
-        baseline = np.array([level_fit(0, lv, policy) for lv in range(N_LEVELS)], np.float32)
 
         for r, (cid, citizen) in enumerate(items):
-            ids[r] = cid
-            target_group[r] = TARGET_GROUP_CODE[citizen.target_group]
+            ids.append(cid)
+            target_group.append(TARGET_GROUP_CODE[citizen.target_group])
             if citizen.location is not None:
                 lat[r], lon[r] = citizen.location.lat, citizen.location.lon
             elif citizen.postcode is not None:
@@ -176,24 +174,31 @@ class CitizenFeatures(FeatureTable):
                     log.info("citizen %s: postcode %s unknown; geography will be neutral", cid, citizen.postcode)
                 else:
                     lat[r], lon[r] = coords
-            max_commute[r] = citizen.max_commute_km
-            hours_min[r], hours_max[r] = citizen.hours.min, citizen.hours.max
-            available[r] = day_number(citizen.available_from) if citizen.available_from else today_day
-            licences[r] = licence_mask(licence_closure(frozenset(citizen.driving_licences)))
+            max_commute.append(citizen.max_commute_km)
+            hours_min.append(citizen.hours.min)
+            hours_max.append(citizen.hours.max)
+            available.append(day_number(citizen.available_from) if citizen.available_from else today_day)
+            held = frozenset(citizen.driving_licences)
+            if held not in licence_cache:
+                licence_cache[held] = licence_mask(licence_closure(held))
+            licences.append(licence_cache[held])
 
             row_skills: dict[int, float] = {}
             for claim in citizen.skills:
-                uri = claim.effective_uri
+                uri = claim.uri or (claim.resolved.uri if claim.resolved else None)
                 if uri is None:
                     continue
                 col = skill_row.get(uri)
                 if col is None:
                     log.warning("citizen %s: skill %s is not in the taxonomy; ignored", cid, uri)
                     continue
-                if is_language[col]:
+                if col in language_rows:
                     continue
-                w = skill_weight(claim.provenance.value, claim.years, policy)
-                row_skills[col] = max(row_skills.get(col, 0.0), w)
+                w = prov_weight[claim.provenance]
+                if claim.years:
+                    w = min(1.0, w + policy.skill_years_bonus * min(1.0, claim.years / policy.skill_years_full))
+                if w > row_skills.get(col, 0.0):
+                    row_skills[col] = w
             skills.append(row_skills)
 
             row_occ: dict[int, float] = {}
@@ -209,7 +214,7 @@ class CitizenFeatures(FeatureTable):
                     continue
                 f = experience_factor(occ.years, policy)
                 row_occ[orow] = max(row_occ.get(orow, 0.0), f)
-                isco = int(taxonomy.occupation_isco[orow])
+                isco = isco_of[orow]
                 if isco >= 0:
                     row_unit[isco] = max(row_unit.get(isco, 0.0), f)
                     row_minor[isco // 10] = max(row_minor.get(isco // 10, 0.0), f)
@@ -217,56 +222,58 @@ class CitizenFeatures(FeatureTable):
             unit_exp.append(row_unit)
             minor_exp.append(row_minor)
 
-            fit = baseline.copy()
+            fit = fit_by_level[0]
+            best = 0
             row_auth: dict[int, float] = {}
             for q in citizen.qualifications:
                 rw = recognition_weight(q.country, q.recognition, policy)
-                fit = np.maximum(
-                    fit, np.array([rw * level_fit(q.eqf_level, lv, policy) for lv in range(N_LEVELS)], np.float32)
-                )
+                fit = [max(a, rw * b) for a, b in zip(fit, fit_by_level[q.eqf_level], strict=True)]
                 if q.recognition is not Recognition.rejected:
-                    best_eqf[r] = max(int(best_eqf[r]), q.eqf_level)
+                    best = max(best, q.eqf_level)
                 if q.occupation_uri and is_recognised(q.country, q.recognition):
                     orow = occ_row.get(q.occupation_uri)
                     if orow is None:
                         log.warning("citizen %s: qualification occupation %s unknown; ignored", cid, q.occupation_uri)
                         continue
                     row_auth[orow] = 1.0
-                    isco = int(taxonomy.occupation_isco[orow])
-                    if isco >= 0:
-                        row_auth[n_occ + isco] = 1.0
-            qual_fit[r] = fit
+                    if isco_of[orow] >= 0:
+                        row_auth[n_occ + isco_of[orow]] = 1.0
+            qual_fit.append(fit)
+            best_eqf.append(best)
             authorised.append(row_auth)
 
             row_lang: dict[int, float] = {}
+            days = 0
             for lang in citizen.languages:
                 row_lang[LANGUAGE_INDEX[lang.language]] = float(cefr_rank(lang.cefr))
-                school[r] |= weekday_mask(lang.school_weekdays)
+                if lang.school_weekdays:
+                    days |= weekday_mask(lang.school_weekdays)
             languages.append(row_lang)
+            school.append(days)
 
         x, y = project_km(lat, lon)
         known = ~np.isnan(lat)
         return cls(
-            ids=ids,
+            ids=np.array(ids, np.int64),
             taxonomy_version=taxonomy.version,
-            target_group=target_group,
+            target_group=np.array(target_group, np.int8),
             lat=lat,
             lon=lon,
             geo_x=np.where(known, x, 0.0).astype(np.float32),
             geo_y=np.where(known, y, 0.0).astype(np.float32),
             geo_known=known,
-            max_commute_km=max_commute,
+            max_commute_km=np.array(max_commute, np.float32),
             skills=csr_from_dicts(skills, taxonomy.n_skills),
             occ_exp=csr_from_dicts(occ_exp, n_occ),
             isco_unit_exp=csr_from_dicts(unit_exp, ISCO_UNIT_CODES),
             isco_minor_exp=csr_from_dicts(minor_exp, ISCO_MINOR_CODES),
             authorised=csr_from_dicts(authorised, n_occ + ISCO_UNIT_CODES),
-            qual_fit=qual_fit,
-            best_eqf=best_eqf,
+            qual_fit=np.array(qual_fit, np.float32).reshape(n, N_LEVELS),
+            best_eqf=np.array(best_eqf, np.int8),
             languages=csr_from_dicts(languages, len(LANGUAGES)),
-            school_days=school,
-            hours_min=hours_min,
-            hours_max=hours_max,
-            licences=licences,
-            available_day=available,
+            school_days=np.array(school, np.uint8),
+            hours_min=np.array(hours_min, np.float32),
+            hours_max=np.array(hours_max, np.float32),
+            licences=np.array(licences, np.uint16),
+            available_day=np.array(available, np.int32),
         )

@@ -145,7 +145,8 @@ class NeedFeatures(FeatureTable):
         skill_row = taxonomy.skill_row
         occ_row = taxonomy.occupation_row
         is_language = np.asarray(taxonomy.skill_is_language, dtype=bool)
-        related = top_related(taxonomy, policy.related_skill_top_k)
+        top = top_related(taxonomy, policy.related_skill_top_k)
+        related = (top.indptr.tolist(), top.indices.tolist(), top.data.tolist())  # fast slicing in the loop
         credit = policy.related_skill_credit
         today_day = day_number(today)
 
@@ -301,7 +302,7 @@ class NeedFeatures(FeatureTable):
 def _skill_vector(
     essential: dict[int, float],
     optional: dict[int, float],
-    related: sp.csr_matrix,
+    related: tuple[list[int], list[int], list[float]],
     credit: float,
     optional_share: float,
 ) -> dict[int, float]:
@@ -318,12 +319,14 @@ def _skill_vector(
     if essential:
         w_e = (1.0 - share) / len(essential)
         if credit > 0:
+            indptr, indices, data = related
             for col in essential:
-                lo, hi = related.indptr[col], related.indptr[col + 1]
-                for rc, sim in zip(related.indices[lo:hi], related.data[lo:hi], strict=True):
-                    rc = int(rc)
+                lo, hi = indptr[col], indptr[col + 1]
+                for rc, sim in zip(indices[lo:hi], data[lo:hi], strict=True):
                     if rc not in essential:
-                        out[rc] = max(out.get(rc, 0.0), credit * float(sim) * w_e)
+                        value = credit * sim * w_e
+                        if value > out.get(rc, 0.0):
+                            out[rc] = value
         for col in essential:
             out[col] = w_e
     if optional:

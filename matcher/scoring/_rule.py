@@ -24,6 +24,22 @@ def _const(value: float, shape: tuple[int, int]) -> np.ndarray:
     return np.broadcast_to(F32(value), shape)
 
 
+def _distinct_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions of the distinct rows of ``keys`` (n × k) and, per row, which distinct row it is.
+
+    Why: most per-citizen inputs take few distinct values within a block (a few postcodes, hours ranges and
+    language levels), so a component is computed on those rows only and gathered out with one contiguous
+    row copy, instead of several passes over the whole grid.
+    """
+    if len(keys) == 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    keys = np.ascontiguousarray(keys.reshape(len(keys), -1))
+    # one opaque byte string per row: np.unique on those is ~6× faster than np.unique(axis=0)
+    rows = keys.view(np.dtype((np.void, keys.dtype.itemsize * keys.shape[1]))).ravel()
+    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+    return first, inverse.ravel()
+
+
 def _one_hot(cols: np.ndarray, n_codes: int) -> sp.csr_matrix:
     """(n_codes × len(cols)) with a 1 at (cols[j], j) for every cols[j] ≥ 0."""
     j = np.flatnonzero(cols >= 0)
@@ -87,18 +103,38 @@ class RuleScorer(Scorer):
             if len(full):
                 gates[:, full] |= np.uint16(Gate.CAPACITY)
 
-        weights = p.weights.model_dump()
-        wsum = sum(weights[name] for name in COMPONENTS)
-        total = np.zeros(shape, F32)
-        if wsum > 0:
-            for name in COMPONENTS:
-                w = weights[name]
-                if w > 0:
-                    total += F32(w / wsum) * components[name]
-        np.clip(total, 0.0, 1.0, out=total)
+        total = self._weighted_total(components, shape)
         total[gates != 0] = 0.0
         components["overqualification"] = self._overqualification(citizens, c_rows, needs, n_rows, shape)
         return ScoreBlock(total=total, components=components, gates=gates)
+
+    def _weighted_total(self, components: dict[str, np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+        """Σ wₖ·componentₖ / Σ wₖ, added in COMPONENTS order whatever the block (bit-identical results for any
+        block split). A constant (broadcast) component costs one scalar add instead of a multiply and an add."""
+        weights = self.policy.weights.model_dump()
+        wsum = sum(weights[name] for name in COMPONENTS)
+        total: np.ndarray | None = None
+        tmp: np.ndarray | None = None
+        for name in COMPONENTS:
+            if wsum <= 0 or weights[name] == 0:
+                continue
+            w = F32(weights[name] / wsum)
+            comp = components[name]
+            if comp.size and comp.strides == (0, 0):
+                term = F32(comp.flat[0]) * w
+                if total is None:
+                    total = np.full(shape, term, dtype=F32)
+                else:
+                    total += term
+            elif total is None:
+                total = np.multiply(comp, w, dtype=F32)
+            else:
+                tmp = np.multiply(comp, w, out=tmp) if tmp is not None else np.multiply(comp, w, dtype=F32)
+                total += tmp
+        if total is None:
+            return np.zeros(shape, F32)
+        np.clip(total, 0.0, 1.0, out=total)
+        return total
 
     # ------------------------------------------------------------------------------------------- components
 
@@ -119,35 +155,34 @@ class RuleScorer(Scorer):
     ) -> np.ndarray:
         """Best past occupation: same concept 1 > same ISCO unit group > same minor group, × years factor.
 
-        The three sparse products only produce the pairs that share a code, so the dense grid is written once
-        (zeros) plus one scatter per level.
+        Computed for the block's distinct need occupations (a few dozen), then gathered out to the columns.
         """
-        occ = needs.occupation[n_rows]
-        isco = needs.isco[n_rows]
+        occ_all = needs.occupation[n_rows]
+        uniq, inv = np.unique(occ_all, return_inverse=True)
+        if uniq[-1] < 0:
+            return _const(0.0, shape)
+        isco = np.where(uniq >= 0, self.taxonomy.occupation_isco[np.maximum(uniq, 0)], -1)
         p = self.policy
         levels = (
-            (cit.isco_minor_exp, np.where(isco >= 0, isco // 10, -1), p.experience_same_minor_group),
+            (cit.occ_exp, uniq, 1.0),
             (cit.isco_unit_exp, isco, p.experience_same_unit_group),
-            (cit.occ_exp, occ, 1.0),
+            (cit.isco_minor_exp, np.where(isco >= 0, isco // 10, -1), p.experience_same_minor_group),
         )
-        out: np.ndarray | None = None
+        table: np.ndarray | None = None
         for matrix, cols, credit in levels:
-            if credit <= 0 or not np.any(cols >= 0):
+            if credit <= 0:
                 continue
             sub = matrix[c_rows]
             if sub.nnz == 0:
                 continue
-            hits = (sub @ _one_hot(cols, matrix.shape[1])).tocoo()
-            if hits.nnz == 0:
-                continue
-            if out is None:
-                out = np.zeros(shape, F32)
-            vals = hits.data.astype(F32) * F32(credit)
-            out[hits.row, hits.col] = np.maximum(out[hits.row, hits.col], vals)
-        if out is None:
+            hits = np.asarray((sub @ _one_hot(cols, matrix.shape[1])).toarray(), dtype=F32)
+            if credit != 1.0:
+                hits *= F32(credit)
+            table = hits if table is None else np.maximum(table, hits, out=table)
+        if table is None or not table.any():
             return _const(0.0, shape)
-        np.minimum(out, F32(1.0), out=out)
-        return out
+        np.minimum(table, F32(1.0), out=table)
+        return np.take(table, inv.ravel(), axis=1)
 
     def _qualification(
         self,
@@ -185,7 +220,9 @@ class RuleScorer(Scorer):
         level = needs.level[n_rows].astype(np.intp)
         if not np.any(level):
             return _const(1.0, shape)
-        return cit.qual_fit[c_rows][:, level]
+        fit = cit.qual_fit[c_rows]
+        first, inv = _distinct_rows(fit)
+        return np.take(fit[first], level, axis=1)[inv]
 
     def _overqualification(
         self, cit: CitizenFeatures, c_rows: np.ndarray, needs: NeedFeatures, n_rows: np.ndarray, shape: tuple[int, int]
@@ -196,10 +233,11 @@ class RuleScorer(Scorer):
         if not np.any(level) or not np.any(best):
             return _const(0.0, shape)
         inv = F32(1.0 / self.policy.overqualification_levels)
-        out = np.subtract.outer(best.astype(F32) * inv, level.astype(F32) * inv)
-        out[:, level == 0] = 0.0
-        np.clip(out, 0.0, 1.0, out=out)
-        return out
+        # best_eqf takes 9 values: one row per value, gathered out to the citizens
+        table = np.subtract.outer(np.arange(9, dtype=F32) * inv, level.astype(F32) * inv)
+        table[:, level == 0] = 0.0
+        np.clip(table, 0.0, 1.0, out=table)
+        return table[best.astype(np.intp)]
 
     def _language(
         self,
@@ -210,30 +248,34 @@ class RuleScorer(Scorer):
         shape: tuple[int, int],
         gates: np.ndarray,
     ) -> np.ndarray:
-        """Min over required languages of 1 − gap × penalty (gap in CEFR steps); a hard gap is a gate."""
+        """Min over required languages of 1 − gap × penalty (gap in CEFR steps); a hard gap is a gate.
+
+        Computed once per distinct combination of the citizens' levels in the asked languages (a handful),
+        then gathered out to the citizens.
+        """
         req = needs.lang_req[n_rows]
         if req.nnz == 0:
             return _const(1.0, shape)
-        hard = needs.lang_hard[n_rows]
-        have_all = cit.languages[c_rows]
-        penalty = needs.lang_penalty[n_rows]
-        gate_on = self.policy.gates.language
-        out = np.ones(shape, F32)
-        for lang in np.unique(req.indices):
-            asked = req[:, lang].toarray().ravel()
-            cols = np.flatnonzero(asked > 0)
-            have = have_all[:, lang].toarray().ravel().astype(F32)
-            gap = np.subtract.outer(-have, -asked[cols].astype(F32))  # asked − have, ≤ 0 where met
+        langs = np.unique(req.indices)
+        asked = req[:, langs].toarray().astype(F32)  # (n_n, L)
+        hard = needs.lang_hard[n_rows][:, langs].toarray() > 0
+        have = cit.languages[c_rows][:, langs].toarray().astype(F32)  # (n_c, L)
+        first, inv = _distinct_rows(have)
+        reps = have[first]
+        penalty = needs.lang_penalty[n_rows][None, :]
+        gate_on = self.policy.gates.language and bool(hard.any())
+        fit = np.ones((len(first), shape[1]), F32)
+        gate = np.zeros((len(first), shape[1]), bool)
+        for k in range(len(langs)):
+            gap = np.subtract.outer(-reps[:, k], -asked[:, k])  # asked − have, ≤ 0 where met or not asked
             if gate_on:
-                is_hard = hard[cols, lang].toarray().ravel() > 0
-                if is_hard.any():
-                    hc = np.flatnonzero(is_hard)
-                    gates[:, cols[hc]] |= np.where(gap[:, hc] > 0, np.uint16(Gate.LANGUAGE), np.uint16(0))
-            gap *= penalty[cols][None, :]
+                gate |= (gap > 0) & hard[None, :, k]
+            gap *= penalty
             np.clip(gap, 0.0, 1.0, out=gap)
-            np.minimum(out[:, cols], F32(1.0) - gap, out=gap)
-            out[:, cols] = gap
-        return out
+            np.minimum(fit, F32(1.0) - gap, out=fit)
+        if gate_on and gate.any():
+            gates |= np.where(gate, np.uint16(Gate.LANGUAGE), np.uint16(0))[inv]
+        return fit[inv]
 
     def _schedule(
         self,
@@ -249,36 +291,41 @@ class RuleScorer(Scorer):
         Days: the need takes ``days_needed`` of its weekdays (hours / hours_per_day, rounded up); school days
         on its weekdays leave ``n_days − clash`` free; a shortfall costs its share of the days needed. Hours:
         1 − (hours outside the range) / hours_penalty_hours; beyond ``hours_tolerance`` the HOURS gate.
+        Computed once per distinct (hours range, school days) of the block's citizens, then gathered.
         """
         p = self.policy
-        out: np.ndarray | None = None
         hours = needs.hours[n_rows]
-        stated = np.flatnonzero(~np.isnan(hours))
-        if len(stated):
-            h = hours[stated]
-            over = np.subtract.outer(-cit.hours_max[c_rows], -h)  # h − max
-            under = np.subtract.outer(cit.hours_min[c_rows], h)  # min − h
-            np.maximum(over, under, out=over)
+        stated = ~np.isnan(hours)
+        school = cit.school_days[c_rows]
+        if not stated.any() and not school.any():
+            return _const(1.0, shape)
+        hmin, hmax = cit.hours_min[c_rows], cit.hours_max[c_rows]
+        first, inv = _distinct_rows(np.column_stack([hmin, hmax, school.astype(F32)]))
+        fit = np.ones((len(first), shape[1]), F32)
+        gate = np.zeros((len(first), shape[1]), np.uint16)
+        if stated.any():
+            h = np.where(stated, hours, F32(0.0))
+            over = np.subtract.outer(-hmax[first], -h)  # h − max
+            np.maximum(over, np.subtract.outer(hmin[first], h), out=over)  # or min − h
             np.maximum(over, F32(0.0), out=over)
+            over[:, ~stated] = 0.0
             if p.gates.hours:
-                gates[:, stated] |= np.where(over > F32(p.hours_tolerance), np.uint16(Gate.HOURS), np.uint16(0))
+                gate |= np.where(over > F32(p.hours_tolerance), np.uint16(Gate.HOURS), np.uint16(0))
             over *= F32(1.0 / p.hours_penalty_hours)
             np.clip(over, 0.0, 1.0, out=over)
-            out = np.ones(shape, F32)
-            out[:, stated] = F32(1.0) - over
-        school = cit.school_days[c_rows]
-        at_school = np.flatnonzero(school)
-        if len(at_school):
-            clash = POPCOUNT8[np.bitwise_and.outer(school[at_school], needs.weekdays[n_rows])]
+            np.subtract(F32(1.0), over, out=fit)
+        reps_school = school[first]
+        if reps_school.any():
+            clash = POPCOUNT8[np.bitwise_and.outer(reps_school, needs.weekdays[n_rows])]
             free = needs.n_days[n_rows][None, :] - clash
-            short = np.maximum(needs.days_needed[n_rows][None, :] - free, 0).astype(F32)
+            needed = needs.days_needed[n_rows]
+            short = np.maximum(needed[None, :] - free, 0).astype(F32)
             if p.gates.schedule_clash:
-                gates[at_school] |= np.where(short > 0, np.uint16(Gate.SCHEDULE_CLASH), np.uint16(0))
-            day_fit = F32(1.0) - short / np.maximum(needs.days_needed[n_rows], 1).astype(F32)[None, :]
-            if out is None:
-                out = np.ones(shape, F32)
-            out[at_school] *= day_fit
-        return _const(1.0, shape) if out is None else out
+                gate |= np.where(short > 0, np.uint16(Gate.SCHEDULE_CLASH), np.uint16(0))
+            fit *= F32(1.0) - short / np.maximum(needed, 1).astype(F32)[None, :]
+        if gate.any():
+            gates |= gate[inv]
+        return fit[inv]
 
     def _geography(
         self,
@@ -292,31 +339,40 @@ class RuleScorer(Scorer):
         """1 / (1 + (d / half)²) with half = commute_half_score_fraction × max commute; beyond max the gate.
 
         Distances are planar (features project to km), so the grid needs only differences and squares.
-        Unknown coordinates on either side: ``unknown_location_score`` and no gate.
+        Citizens (and workplaces) that share a postcode and max commute share a row (column): computed once,
+        gathered out. Unknown coordinates on either side: ``unknown_location_score`` and no gate.
         """
         p = self.policy
         c_known = cit.geo_known[c_rows]
         n_known = needs.geo_known[n_rows]
         if not c_known.any() or not n_known.any():
             return _const(p.unknown_location_score, shape)
-        d2 = np.subtract.outer(cit.geo_x[c_rows], needs.geo_x[n_rows])
+        cx, cy = cit.geo_x[c_rows], cit.geo_y[c_rows]
+        max_km = cit.max_commute_km[c_rows].astype(F32)
+        fc, ic = _distinct_rows(np.column_stack([cx, cy, max_km, c_known.astype(F32)]))
+        nx, ny = needs.geo_x[n_rows], needs.geo_y[n_rows]
+        fn, in_ = _distinct_rows(np.column_stack([nx, ny, n_known.astype(F32)]))
+        d2 = np.subtract.outer(cx[fc], nx[fn])
         d2 *= d2
-        dy = np.subtract.outer(cit.geo_y[c_rows], needs.geo_y[n_rows])
+        dy = np.subtract.outer(cy[fc], ny[fn])
         dy *= dy
         d2 += dy
-        max_km = cit.max_commute_km[c_rows].astype(F32)
+        reps_max = max_km[fc]
+        unknown_c, unknown_n = ~c_known[fc], ~n_known[fn]
         if p.gates.commute:
-            beyond = d2 > (max_km * max_km)[:, None]
-            beyond[~c_known] = False
-            beyond[:, ~n_known] = False
-            gates |= np.where(beyond, np.uint16(Gate.COMMUTE), np.uint16(0))
-        half = max_km * F32(p.commute_half_score_fraction)
+            beyond = d2 > (reps_max * reps_max)[:, None]
+            beyond[unknown_c] = False
+            beyond[:, unknown_n] = False
+            if beyond.any():
+                gate = np.where(beyond, np.uint16(Gate.COMMUTE), np.uint16(0))
+                gates |= np.take(gate, in_, axis=1)[ic]
+        half = reps_max * F32(p.commute_half_score_fraction)
         d2 *= (F32(1.0) / (half * half))[:, None]
         d2 += F32(1.0)
         np.reciprocal(d2, out=d2)
-        d2[~c_known] = F32(p.unknown_location_score)
-        d2[:, ~n_known] = F32(p.unknown_location_score)
-        return d2
+        d2[unknown_c] = F32(p.unknown_location_score)
+        d2[:, unknown_n] = F32(p.unknown_location_score)
+        return np.take(d2, in_, axis=1)[ic]
 
     def _availability(
         self, cit: CitizenFeatures, c_rows: np.ndarray, needs: NeedFeatures, n_rows: np.ndarray, shape: tuple[int, int]
@@ -326,19 +382,21 @@ class RuleScorer(Scorer):
         start = needs.start_day[n_rows]
         if len(avail) == 0 or len(start) == 0 or avail.max() <= start.min():
             return _const(1.0, shape)
+        days, inv = np.unique(avail, return_inverse=True)
         # Day numbers (~20,000) are exact in float32, so the difference is exact and block-independent.
-        wait = np.subtract.outer(avail.astype(F32), start.astype(F32))
+        wait = np.subtract.outer(days.astype(F32), start.astype(F32))
         wait *= F32(1.0 / self.policy.availability_horizon_days)
         np.clip(wait, 0.0, 1.0, out=wait)
         np.subtract(F32(1.0), wait, out=wait)
-        return wait
+        return wait[inv.ravel()]
 
     def _licence_gate(
         self, cit: CitizenFeatures, c_rows: np.ndarray, needs: NeedFeatures, n_rows: np.ndarray, gates: np.ndarray
     ) -> None:
         required = needs.licences[n_rows]
-        cols = np.flatnonzero(required)
-        if len(cols) == 0:
+        if not required.any():
             return
-        missing = np.bitwise_and.outer(~cit.licences[c_rows], required[cols]) != 0
-        gates[:, cols] |= np.where(missing, np.uint16(Gate.DRIVING_LICENCE), np.uint16(0))
+        held, inv = np.unique(cit.licences[c_rows], return_inverse=True)
+        missing = np.bitwise_and.outer(~held, required) != 0
+        if missing.any():
+            gates |= np.where(missing, np.uint16(Gate.DRIVING_LICENCE), np.uint16(0))[inv.ravel()]
