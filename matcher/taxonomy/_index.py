@@ -13,25 +13,91 @@ candidates; rapidfuzz decides the order (see :mod:`matcher.taxonomy._normalize`)
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from matcher.taxonomy._model import LabelTable
 from matcher.taxonomy._text import compact, fold, stem_key
 
 NGRAMS = (2, 4)
+_BASE = 38  # symbols of folded text: 0 = none, 1 = space, 2–11 digits, 12–37 letters
+_SYMBOL = np.zeros(256, np.int64)
+_SYMBOL[ord(" ")] = 1
+_SYMBOL[ord("0") : ord("9") + 1] = np.arange(2, 12)
+_SYMBOL[ord("a") : ord("z") + 1] = np.arange(12, 38)
 
 
-def _vectorizer(vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
-    return TfidfVectorizer(
-        analyzer="char_wb", ngram_range=NGRAMS, sublinear_tf=True, dtype=np.float32, vocabulary=vocabulary
-    )
+def char_wb_grams(docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(document number, n-gram code) of every ``char_wb`` n-gram of ``docs`` (folded text: [0-9a-z ] only).
+
+    The same n-grams as scikit-learn's ``TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAMS)`` — each word
+    padded with one space either side, n-grams never crossing words — but computed with numpy over all
+    documents at once, because sklearn's per-n-gram Python loop takes ~10 s on the ~100k skill labels and this
+    takes well under one. An n-gram of up to 4 symbols is coded as an integer in base 38.
+    """
+    padded = [" " + " ".join(d.split()).replace(" ", "  ") + " " if d.strip() else "" for d in docs]
+    lengths = np.fromiter((len(p) for p in padded), np.int64, count=len(padded))
+    data = "".join(padded).encode("ascii", errors="replace")
+    sym = _SYMBOL[np.frombuffer(data, np.uint8)]
+    n_pos = len(sym)
+    doc_of = np.repeat(np.arange(len(docs)), lengths)
+    # End (exclusive) of the padded word each position belongs to: words are separated by a double space.
+    is_start = np.zeros(n_pos + 1, bool)
+    if n_pos:
+        pair = (sym[:-1] == 1) & (np.concatenate([[1], sym[:-2]]) != 1) if n_pos > 1 else np.zeros(0, bool)
+        is_start[0] = True
+        is_start[1:n_pos][pair[: n_pos - 1]] = True  # a space that closes a word: the next char opens one
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        is_start[starts[lengths > 0]] = True
+    word_id = np.cumsum(is_start[:n_pos]) - 1
+    word_bounds = np.flatnonzero(is_start[:n_pos])
+    word_end = np.append(word_bounds[1:], n_pos)[word_id] if n_pos else np.zeros(0, np.int64)
+    ext = np.concatenate([sym, np.zeros(NGRAMS[1], np.int64)])
+    pos = np.arange(n_pos)
+    docs_out, codes_out = [], []
+    code = np.zeros(n_pos, np.int64)
+    for n in range(1, NGRAMS[1] + 1):
+        code = code * _BASE + ext[n - 1 : n - 1 + n_pos]
+        if n >= NGRAMS[0]:
+            ok = pos + n <= word_end
+            docs_out.append(doc_of[ok])
+            codes_out.append(code[ok] * _BASE ** (NGRAMS[1] - n))
+    if not docs_out:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(docs_out), np.concatenate(codes_out)
+
+
+def gram_text(code: int) -> str:
+    """The n-gram an integer code stands for (for tests and debugging)."""
+    chars = []
+    for k in range(NGRAMS[1]):
+        digit = (code // _BASE ** (NGRAMS[1] - 1 - k)) % _BASE
+        if digit:
+            chars.append(" 0123456789abcdefghijklmnopqrstuvwxyz"[digit - 1])
+    return "".join(chars)
+
+
+def tfidf_fit(docs: list[str]) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
+    """(vocabulary codes sorted, idf, L2-normalised document × n-gram matrix) with TfidfVectorizer's maths:
+    sublinear tf (1 + ln tf), smooth idf (ln((1 + n) / (1 + df)) + 1)."""
+    doc, code = char_wb_grams(docs)
+    pair = doc * _BASE**NGRAMS[1] + code
+    pair, tf = np.unique(pair, return_counts=True)
+    doc, code = pair // _BASE**NGRAMS[1], pair % _BASE**NGRAMS[1]
+    vocab = np.unique(code)
+    col = np.searchsorted(vocab, code)  # cheaper than unique(return_inverse=True)'s stable argsort
+    df = np.bincount(col, minlength=len(vocab))
+    idf = (np.log((1 + len(docs)) / (1 + df)) + 1).astype(np.float32)
+    values = (1 + np.log(tf.astype(np.float32))) * idf[col]
+    matrix = sp.csr_matrix((values, (doc, col)), shape=(len(docs), len(vocab)), dtype=np.float32)
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1
+    matrix = sp.csr_matrix(sp.diags(1 / norms).astype(np.float32) @ matrix)
+    return vocab, idf, matrix
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,7 +151,7 @@ class LabelIndex:
     labels: StringGroups
     compact: StringGroups
     stem: StringGroups
-    vocabulary: list[str]
+    vocabulary: np.ndarray
     idf: np.ndarray
     postings: sp.csr_matrix
 
@@ -99,23 +165,19 @@ class LabelIndex:
     def build(cls, table: LabelTable) -> LabelIndex:
         labels = StringGroups.build([fold(t) for t in table.text])
         keys = labels.strings
-        vectorizer = _vectorizer()
-        matrix = vectorizer.fit_transform(keys)
-        vocab = [""] * len(vectorizer.vocabulary_)
-        for gram, j in vectorizer.vocabulary_.items():
-            vocab[j] = gram
+        vocab, idf, matrix = tfidf_fit(keys)
         return cls(
             labels=labels,
             compact=StringGroups.build([compact(k) for k in keys]),
             stem=StringGroups.build([stem_key(k) for k in keys]),
             vocabulary=vocab,
-            idf=vectorizer.idf_.astype(np.float32),
-            postings=sp.csr_matrix(matrix.T.astype(np.float32)),
+            idf=idf,
+            postings=sp.csr_matrix(matrix.T),
         )
 
     def save(self, folder: Path, name: str) -> None:
-        arrays: dict[str, np.ndarray] = {"idf": self.idf}
-        strings: dict[str, list[str]] = {"vocabulary": self.vocabulary}
+        arrays: dict[str, np.ndarray] = {"idf": self.idf, "vocabulary": self.vocabulary}
+        strings: dict[str, list[str]] = {}
         for part in _GROUPS:
             groups: StringGroups = getattr(self, part)
             arrays[f"{part}_ptr"], arrays[f"{part}_members"] = groups.ptr, groups.members
@@ -136,36 +198,25 @@ class LabelIndex:
             labels=groups["labels"],
             compact=groups["compact"],
             stem=groups["stem"],
-            vocabulary=strings["vocabulary"],
+            vocabulary=arrays["vocabulary"],
             idf=arrays["idf"],
             postings=sp.csr_matrix(sp.load_npz(folder / f"{name}_postings.npz")),
         )
 
     # ----------------------------------------------------------------------------------------- lookups
 
-    @cached_property
-    def _gram_id(self) -> dict[str, int]:
-        return dict(zip(self.vocabulary, range(len(self.vocabulary)), strict=True))
-
-    @cached_property
-    def _analyzer(self) -> Callable[[str], list[str]]:
-        analyzer: Callable[[str], list[str]] = _vectorizer().build_analyzer()
-        return analyzer
-
     def tfidf_top(self, folded: str, k: int, floor: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
         """Up to ``k`` keys with the highest cosine to ``folded`` (keys, cosines), best first, none below
-        ``floor``. Same maths as the fitted TfidfVectorizer (sublinear tf × idf, L2-normalised) without its
-        per-call overhead."""
-        gram_id = self._gram_id
-        counts: dict[int, int] = {}
-        for gram in self._analyzer(folded):
-            j = gram_id.get(gram)
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
-        if not counts:
+        ``floor``; the query vector is built exactly as :func:`tfidf_fit` builds a label's."""
+        _, codes = char_wb_grams([folded])
+        codes, counts = np.unique(codes, return_counts=True)
+        pos = np.searchsorted(self.vocabulary, codes)
+        pos[pos == len(self.vocabulary)] = 0
+        known = self.vocabulary[pos] == codes
+        if not known.any():
             return np.empty(0, np.int64), np.empty(0, np.float32)
-        ids = np.fromiter(counts, np.int64, count=len(counts))
-        tf = 1.0 + np.log(np.fromiter(counts.values(), np.float32, count=len(counts)))
+        ids = pos[known]
+        tf = 1.0 + np.log(counts[known].astype(np.float32))
         weights = tf * self.idf[ids]
         weights /= np.linalg.norm(weights)
         scores = self.postings[ids].T @ weights

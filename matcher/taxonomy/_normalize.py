@@ -35,7 +35,7 @@ from matcher.taxonomy._text import TOKEN, compact, fold, stem_token
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = "index-1"
+INDEX_VERSION = "index-2"
 """Bump when :class:`LabelIndex` or the folding changes, so cached indexes are rebuilt."""
 
 # Scores of the dictionary stages. An exact hit on a preferred label is the only way to 1.0.
@@ -216,7 +216,7 @@ def _fuzzy_scores(query: str, keys: list[str], cosines: np.ndarray) -> np.ndarra
 MAX_WINDOW = 6
 """Longest skill phrase, in words, that extraction looks for (longer ESCO labels are sentences, not phrases)."""
 MIN_PHRASE_CHARS = 4
-FUZZY_MIN_CHARS = 7
+FUZZY_MIN_CHARS = 8
 EXTRACT_FUZZY_SCORE = 0.85
 # Words that are labels of some skill somewhere but, alone in an ad, mean nothing.
 _GENERIC_WORDS = """
@@ -326,6 +326,8 @@ class _Extractor:
         best: tuple[int, str, int] | None = None
         for key_id in key_ids:
             key = compact(idx.keys[key_id])
+            if key[0] != squeezed[0]:
+                continue  # typos rarely hit the first letter; "looking" is not "booking"
             dist = Levenshtein.distance(squeezed, key, score_cutoff=1)
             if dist <= 1 and (best is None or (dist, key) < best[:2]):
                 best = (dist, key, key_id)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _DANISH = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _NON_WORD = re.compile(r"[^0-9a-z]+")
@@ -34,6 +35,8 @@ _GENDERED = ("ersk", "erind", "ind")
 
 def fold(text: str) -> str:
     """Canonical form: NFKC, lower-case, æøå → ae/oe/aa, accents and punctuation removed, single spaces."""
+    if text.isascii():  # most English labels: skip the two Unicode normalisations
+        return _NON_WORD.sub(" ", text.lower()).strip()
     text = unicodedata.normalize("NFKC", text).lower().translate(_DANISH)
     text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
     return _NON_WORD.sub(" ", text).strip()
@@ -50,6 +53,7 @@ def compact(folded: str) -> str:
     return folded.replace(" ", "")
 
 
+@lru_cache(maxsize=200_000)
 def stem_token(token: str) -> str:
     """Strip one inflectional suffix (twice at most) and normalise gendered endings; see the module docstring."""
     for _ in range(2):
