@@ -85,9 +85,9 @@ def tfidf_fit(docs: list[str]) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
     """(vocabulary codes sorted, idf, L2-normalised document × n-gram matrix) with TfidfVectorizer's maths:
     sublinear tf (1 + ln tf), smooth idf (ln((1 + n) / (1 + df)) + 1)."""
     doc, code = char_wb_grams(docs)
-    pair = doc * _BASE**NGRAMS[1] + code
+    pair = doc * _BASE ** NGRAMS[1] + code
     pair, tf = np.unique(pair, return_counts=True)
-    doc, code = pair // _BASE**NGRAMS[1], pair % _BASE**NGRAMS[1]
+    doc, code = pair // _BASE ** NGRAMS[1], pair % _BASE ** NGRAMS[1]
     vocab = np.unique(code)
     col = np.searchsorted(vocab, code)  # cheaper than unique(return_inverse=True)'s stable argsort
     df = np.bincount(col, minlength=len(vocab))
