@@ -1,0 +1,88 @@
+"""The issue's cases on the real ESCO taxonomy and the curated Danish regulated-professions list."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from matcher.config import ScoringPolicy, get_settings
+from matcher.domain import Citizen, Vacancy
+from matcher.features import CitizenFeatures, NeedFeatures
+from matcher.scoring import Gate, RuleScorer, explain
+from matcher.taxonomy import Postcodes, Taxonomy, load_postcodes, load_taxonomy
+
+pytestmark = pytest.mark.slow
+
+ESCO = "http://data.europa.eu/esco/occupation/"
+NURSE = ESCO + "8d3e8aaa-791b-4c75-a465-f3f827028f50"  # nurse responsible for general care
+SOSU_HELPER = ESCO + "1391bdf9-bd61-4fb5-91ca-c29036ab2b60"  # home care aide / social- og sundhedshjælper
+NURSE_ASSISTANT = ESCO + "87d0795a-d41f-47ee-979f-0ab7d73836e7"  # nurse assistant / sygehjælper
+TODAY = dt.date(2026, 11, 23)
+
+
+@pytest.fixture(scope="module")
+def real() -> tuple[Taxonomy, Postcodes]:
+    return load_taxonomy(), load_postcodes(get_settings().data_dir)
+
+
+def profile_skills(taxonomy: Taxonomy, occupation: str) -> list[str]:
+    row = taxonomy.occupation_row[occupation]
+    lo, hi = taxonomy.occ_essential.indptr[row], taxonomy.occ_essential.indptr[row + 1]
+    return [taxonomy.skill_uris[c] for c in taxonomy.occ_essential.indices[lo:hi]]
+
+
+def syrian_nurse(taxonomy: Taxonomy) -> Citizen:
+    skills = profile_skills(taxonomy, NURSE)
+    return Citizen.model_validate(
+        {
+            "external_ref": "n1",
+            "target_group": "integration",
+            "postcode": "4200",
+            "skills": [{"uri": u, "provenance": "from_qualification"} for u in skills],
+            "occupations": [{"uri": NURSE, "years": 8}],
+            "qualifications": [{"title": "Bachelor of Nursing", "country": "SY", "eqf_level": 6,
+                                "recognition": "undocumented", "occupation_uri": NURSE}],
+            "languages": [{"language": "da", "cefr": "B1", "school_weekdays": ["tue", "thu"]}],
+        }
+    )  # fmt: skip
+
+
+def job(occupation: str, title: str) -> Vacancy:
+    return Vacancy.model_validate(
+        {"employer_id": 1, "title": title, "occupation_uri": occupation, "postcode": "4220", "hours_per_week": 22}
+    )
+
+
+def test_real_regulated_flags(real: tuple[Taxonomy, Postcodes]) -> None:
+    taxonomy, _ = real
+    assert taxonomy.occupation_regulated[taxonomy.occupation_row[NURSE]]
+    assert not taxonomy.occupation_regulated[taxonomy.occupation_row[SOSU_HELPER]]
+    assert not taxonomy.occupation_regulated[taxonomy.occupation_row[NURSE_ASSISTANT]]
+
+
+def test_undocumented_nurse_on_real_esco(real: tuple[Taxonomy, Postcodes]) -> None:
+    taxonomy, postcodes = real
+    policy = ScoringPolicy()
+    nurse = syrian_nurse(taxonomy)
+    needs = [job(NURSE, "Sygeplejerske"), job(SOSU_HELPER, "SOSU-hjælper"), job(NURSE_ASSISTANT, "Sygehjælper")]
+    cf = CitizenFeatures.build([(1, nurse)], taxonomy, postcodes, policy, TODAY)
+    nf = NeedFeatures.build(list(enumerate(needs, 1)), taxonomy, postcodes, policy, TODAY)
+    block = RuleScorer(policy, taxonomy).score_block(cf, np.arange(1), nf, np.arange(3))
+    assert block.gates[0, 0] == Gate.REGULATED_PROFESSION and block.total[0, 0] == 0
+    assert (block.gates[0, 1:] == 0).all()
+    assert block.components["skills"][0, 0] > 0.5  # she has the nurse's skills: only the gate stops her
+    # nurse assistant (sygehjælper) shares 30 of its 36 ESCO essential skills with the nurse profile
+    assert block.total[0, 2] > 0.5
+    # ESCO's home-care-aide profile is mostly household tasks (1 of 23 essential skills shared with the nurse
+    # profile), so the skills score is low there, but she is proposed (no gate, positive score)
+    assert block.total[0, 1] > 0.3
+    comps = {k: float(v[0, 0]) for k, v in block.components.items()}
+    e = explain(nurse, needs[0], comps, int(block.gates[0, 0]), taxonomy, postcodes, policy)
+    assert e.da[0] == "Sygeplejerske er et reguleret erhverv i Danmark: kræver dansk autorisation"
+    assert "Uddannelse fra Syrien (EQF 6) er ikke godkendt endnu og tæller med nedsat vægt" in e.da
+    comps = {k: float(v[0, 1]) for k, v in block.components.items()}
+    e = explain(nurse, needs[1], comps, int(block.gates[0, 1]), taxonomy, postcodes, policy)
+    assert "Sprogskole tirsdag og torsdag passer med arbejdsdagene" in e.da
+    assert any(s.startswith("Lives ") and "km from the workplace" in s for s in e.en)
