@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from matcher.commands import demo, models, synth, taxonomy
+from matcher.commands import demo, models, rerank, synth, taxonomy
 
 app = typer.Typer(
     name="matcher",
@@ -16,6 +16,7 @@ app.add_typer(taxonomy.app, name="taxonomy")
 app.add_typer(models.app, name="models")
 app.command("demo")(demo.demo)
 app.command("synth")(synth.synth)
+app.command("rerank")(rerank.rerank)
 
 if __name__ == "__main__":  # pragma: no cover
     app()
