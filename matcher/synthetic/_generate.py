@@ -22,13 +22,14 @@ import gc
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
 from matcher.config import get_settings
 from matcher.domain import (
@@ -37,9 +38,16 @@ from matcher.domain import (
     Citizen,
     DrivingLicence,
     Employer,
+    HoursRange,
+    LanguageRequirement,
+    LanguageSkill,
     NeedKind,
+    OccupationClaim,
     Provenance,
+    Qualification,
     Recognition,
+    SkillClaim,
+    SkillRef,
     Vacancy,
     Weekday,
 )
@@ -199,6 +207,29 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+class _Parts:
+    """Makes the nested parts of citizens and vacancies (skill claims, languages, qualifications, hours).
+
+    With ``share`` off a part is a plain dict that the parent's ``model_validate`` validates. With ``share`` on,
+    equal parts are validated once and the same instance is reused by every parent (pydantic keeps a model
+    instance it is given as is): 300 000 citizens then hold about 0.3 M distinct skill claims instead of 3 M,
+    which is what keeps national-scale benchmarks within time and memory. The price is aliasing — mutating a
+    shared part changes it for every citizen that holds it — hence off by default.
+    """
+
+    def __init__(self, share: bool) -> None:
+        self.share = share
+        self._cache: dict[tuple[type[BaseModel], Hashable], BaseModel] = {}
+
+    def __call__(self, model: type[BaseModel], key: Hashable, data: dict[str, Any]) -> dict[str, Any] | BaseModel:
+        if not self.share:
+            return data
+        hit = self._cache.get((model, key))
+        if hit is None:
+            hit = self._cache[(model, key)] = model.model_validate(data)
+        return hit
+
+
 # --------------------------------------------------------------------------------------------- geography
 
 
@@ -314,6 +345,7 @@ def _vacancies(
     postcodes: Postcodes,
     n: int,
     today: dt.date,
+    parts: _Parts,
 ) -> list[Vacancy]:
     n_sectors = len(ref.sectors)
     sector_total = np.bincount(ref.occ_sector, weights=ref.occ_weight, minlength=n_sectors)
@@ -392,9 +424,8 @@ def _vacancies(
     n_skills = len(ref.skill_uris)
     e_ptr, e_items, _ = _dedupe(e_owner, e_item, n, n_skills)
     o_ptr, o_items, _ = _dedupe(o_owner, o_item, n, n_skills)
-    skill_ref = [{"uri": uri} for uri in ref.skill_uris]
-    e_list = [skill_ref[j] for j in e_items.tolist()]
-    o_list = [skill_ref[j] for j in o_items.tolist()]
+    e_list = [parts(SkillRef, j, {"uri": ref.skill_uris[j]}) for j in e_items.tolist()]
+    o_list = [parts(SkillRef, j, {"uri": ref.skill_uris[j]}) for j in o_items.tolist()]
 
     kind_values = [k.value for k in kinds]
     patterns = [[d.value for d in p] for p in WEEK_PATTERNS]
@@ -415,11 +446,13 @@ def _vacancies(
         kind_i = kinds[k]
         town = postcodes.name(employer.postcode) or employer.postcode
         description = f"{employer.name} søger {titles[r].lower()} i {town}."
-        languages: list[dict[str, Any]] = []
+        languages: list[dict[str, Any] | BaseModel] = []
         if not no_da:
-            languages.append({"language": "da", "cefr": cefr_values[lvl], "hard": hrd})
+            languages.append(parts(LanguageRequirement, ("da", lvl, hrd),
+                                   {"language": "da", "cefr": cefr_values[lvl], "hard": hrd}))
         if en:
-            languages.append({"language": "en", "cefr": CEFR.B1.value, "hard": False})
+            languages.append(parts(LanguageRequirement, ("en", 2, False),
+                                   {"language": "en", "cefr": CEFR.B1.value, "hard": False}))
         hybrid_details = None
         if kind_i is NeedKind.hybrid_internship:
             hybrid_details = {"paid_hours": pd_, "internship_hours": hrs - pd_, "weeks": wk, "mentor": mnt}
@@ -452,6 +485,28 @@ def _vacancies(
 # --------------------------------------------------------------------------------------------- citizens
 
 
+def _skill_claims(
+    skill_uris: list[str], prov_values: list[str], item: np.ndarray, prov: np.ndarray, years: np.ndarray,
+    share: bool,
+) -> list[dict[str, Any] | BaseModel]:
+    """One skill claim per row. Shared: each distinct (skill, provenance, years) is validated once, found with
+    ``np.unique`` rather than a dict lookup per claim."""
+    years_list = [None if math.isnan(y) else y for y in years.tolist()]
+    if not share:
+        return [
+            {"uri": skill_uris[s], "provenance": prov_values[p], "years": y}
+            for s, p, y in zip(item.tolist(), prov.tolist(), years_list, strict=True)
+        ]
+    years_code = np.where(np.isnan(years), 0, np.round(np.nan_to_num(years) * 2) + 1).astype(np.int64)
+    key = (item.astype(np.int64) * len(prov_values) + prov) * (int(years_code.max(initial=0)) + 1) + years_code
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    made: list[dict[str, Any] | BaseModel] = [
+        SkillClaim.model_validate({"uri": skill_uris[s], "provenance": prov_values[p], "years": years_list[j]})
+        for j, s, p in zip(first.tolist(), item[first].tolist(), prov[first].tolist(), strict=True)
+    ]
+    return [made[k] for k in inverse.tolist()]
+
+
 def _citizens(
     rng: np.random.Generator,
     ref: Reference,
@@ -460,6 +515,7 @@ def _citizens(
     today: dt.date,
     labels_share: float,
     lexicon: Lexicon | None,
+    parts: _Parts,
 ) -> tuple[list[Citizen], list[dict[str, Any]]]:
     group_index = {g.value: i for i, g in enumerate(ref.target_groups)}
 
@@ -497,7 +553,7 @@ def _citizens(
     src_esco = np.where(in_sector, ref.occ_esco[row], outside)
     src_row = np.where(in_sector, row, -1)
     src_years = _round_half(rng.uniform(0.5, 20.0, m))
-    first_src = np.concatenate([[0], np.cumsum(n_src)[:-1]])
+    first_src = np.cumsum(n_src) - n_src
     primary_row = src_row[first_src]
     primary_sector = np.where(primary_row >= 0, ref.occ_sector[primary_row], -1)
     src_ptr = np.concatenate([[0], np.cumsum(n_src)])
@@ -608,14 +664,10 @@ def _citizens(
 
     # ---- build the models
     prov_values = [p.value for p in provs]
-    claims: list[dict[str, Any]] = []
-    for j, (s, p, y) in enumerate(zip(sk_item.tolist(), sk_prov.tolist(), sk_years.tolist(), strict=True)):
-        claim: dict[str, Any] = {"provenance": prov_values[p], "years": None if math.isnan(y) else y}
-        if j in label_of:
-            claim["label"] = label_of[j]
-        else:
-            claim["uri"] = ref.skill_uris[s]
-        claims.append(claim)
+    claims = _skill_claims(ref.skill_uris, prov_values, sk_item, sk_prov, sk_years, parts.share)
+    for j, label in label_of.items():  # free text is never shared: the server writes its resolution into it
+        years_j = None if math.isnan(sk_years[j]) else float(sk_years[j])
+        claims[j] = {"label": label, "provenance": prov_values[sk_prov[j]], "years": years_j}
     name_groups = ["danish", *ref.country_name_group]
     cefr_values = [c.value for c in CEFR_ORDER]
     school_values = [[d.value for d in pair] for pair in SCHOOL_DAY_PAIRS]
@@ -630,8 +682,8 @@ def _citizens(
         for code in range(16)
     ]
     licence_code = car.astype(np.int64) + 2 * heavy + 8 * tractor
-    occupation_dicts = [{"uri": ref.esco_uris[e], "years": y} for e, y in zip(src_esco.tolist(), src_years.tolist(),
-                                                                              strict=True)]
+    occupation_parts = [parts(OccupationClaim, (e, y), {"uri": ref.esco_uris[e], "years": y})
+                        for e, y in zip(src_esco.tolist(), src_years.tolist(), strict=True)]
     citizens: list[Citizen] = []
     protected: list[dict[str, Any]] = []
     columns = zip(
@@ -651,35 +703,35 @@ def _citizens(
         qualifications = []
         if fq:
             esco = int(ref.fq_esco[fqr])
-            qualifications.append({
+            qualifications.append(parts(Qualification, ("foreign", fqr, origin, rc), {
                 "title": ref.fq_title[fqr], "country": origin, "eqf_level": int(ref.fq_eqf[fqr]),
                 "field": ref.fq_field[fqr], "recognition": rec_values[rc],
                 "occupation_uri": ref.esco_uris[esco] if esco >= 0 else None,
-            })
+            }))
         elif dqr >= 0:
             esco = int(ref.dq_esco[dqr])
-            qualifications.append({
+            qualifications.append(parts(Qualification, ("danish", dqr), {
                 "title": ref.dq_title[dqr], "country": "DK", "eqf_level": int(ref.dq_eqf[dqr]),
                 "field": ref.dq_field[dqr], "recognition": Recognition.recognised.value,
                 "occupation_uri": ref.esco_uris[esco] if esco >= 0 else None,
-            })
-        languages: list[dict[str, Any]] = [
-            {"language": "da", "cefr": cefr_values[da], "school_weekdays": school_values[school] if school >= 0 else []}
-        ]
+            }))
+        languages = [parts(LanguageSkill, ("da", da, school), {
+            "language": "da", "cefr": cefr_values[da], "school_weekdays": school_values[school] if school >= 0 else []
+        })]
         if c >= 0:
-            languages.append({"language": ref.country_language[c], "cefr": CEFR.C2.value})
+            languages.append(parts(LanguageSkill, (c,), {"language": ref.country_language[c], "cefr": CEFR.C2.value}))
         if en:
-            languages.append({"language": "en", "cefr": cefr_values[en_lvl]})
+            languages.append(parts(LanguageSkill, ("en", en_lvl), {"language": "en", "cefr": cefr_values[en_lvl]}))
         citizens.append(Citizen.model_validate({
             "external_ref": f"SYN-{i + 1:07d}",
             "name": f"{firsts[int(fu * len(firsts))]} {lasts[int(lu * len(lasts))]}",
             "target_group": group_values[grp],
             "postcode": geo.codes[pc],
             "max_commute_km": km,
-            "hours": {"min": h0, "max": h1},
+            "hours": parts(HoursRange, (h0, h1), {"min": h0, "max": h1}),
             "available_from": days[avail] if avail >= 0 else None,
             "skills": claims[s0:s1],
-            "occupations": occupation_dicts[o0:o1] if occ else [],
+            "occupations": occupation_parts[o0:o1] if occ else [],
             "qualifications": qualifications,
             "languages": languages,
             "driving_licences": licence_sets[lic],
@@ -703,6 +755,7 @@ def generate(
     today: dt.date | None = None,
     labels_share: float = 0.0,
     data_dir: Path | None = None,
+    shared_parts: bool = False,
 ) -> SyntheticData:
     """Generate a synthetic world of employers, vacancies and citizens.
 
@@ -724,6 +777,11 @@ def generate(
         instead of a URI, to exercise normalisation. 0 (the default, used by the benchmarks) needs no lexicon.
     data_dir :
         default ``get_settings().data_dir``.
+    shared_parts :
+        reuse one validated instance for equal nested parts (skill claims, languages, qualifications, hours)
+        across citizens and vacancies: several times faster and far less memory at national scale, but the parts
+        are aliased, so treat the result as read-only (copy a citizen with ``model_copy(deep=True)`` before
+        editing it). Off by default; the output is equal either way.
     """
     for name, value in (("n_citizens", n_citizens), ("n_vacancies", n_vacancies)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -748,9 +806,10 @@ def generate(
         t0 = time.perf_counter()
         employers, employer_sector = _employers(rng_emp, ref, geo, postcodes, n_employers)
         t1 = time.perf_counter()
-        vacancies = _vacancies(rng_vac, ref, employers, employer_sector, postcodes, n_vacancies, day)
+        parts = _Parts(shared_parts)
+        vacancies = _vacancies(rng_vac, ref, employers, employer_sector, postcodes, n_vacancies, day, parts)
         t2 = time.perf_counter()
-        citizens, protected = _citizens(rng_cit, ref, geo, n_citizens, day, labels_share, lexicon)
+        citizens, protected = _citizens(rng_cit, ref, geo, n_citizens, day, labels_share, lexicon, parts)
         t3 = time.perf_counter()
     logger.info(
         "synthetic %s: %d employers %.2fs, %d vacancies %.2fs, %d citizens %.2fs",

@@ -279,3 +279,13 @@ def test_sector_occupations_are_real_esco_occupations_in_their_isco_group() -> N
     for uri, isco in zip(frame["occupation_uri"], frame["isco"], strict=True):
         assert occupations.loc[uri, "iscoGroup"] == isco
     assert all(ref.ess_ptr[o + 1] - ref.ess_ptr[o] >= 5 for o in ref.occ_esco)
+
+
+def test_shared_parts_give_equal_output_with_shared_instances() -> None:
+    plain = generate(400, 100, seed=9, today=TODAY)
+    shared = generate(400, 100, seed=9, today=TODAY, shared_parts=True)
+    assert _dump(plain) == _dump(shared)
+    claims = [s for c in shared.citizens for s in c.skills]
+    assert len({id(s) for s in claims}) < len(claims)  # equal claims are one instance
+    plain_claims = [s for c in plain.citizens for s in c.skills]
+    assert len({id(s) for s in plain_claims}) == len(plain_claims)
