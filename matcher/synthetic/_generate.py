@@ -10,7 +10,9 @@ Why it looks like this:
   so that skill overlap, ISCO neighbours and regulated professions behave as they will on real data.
 * The domain models are built with ``model_validate`` (full validation): measured faster than
   ``model_construct`` for these nested models (see ``benchmarks/synthetic_speed.py``), and it means every
-  generated object is known to satisfy the JSON contract.
+  generated object is known to satisfy the JSON contract. ``shared_parts=True`` validates each distinct nested
+  part once and reuses the instance (see :class:`_Parts`).
+* The cyclic garbage collector is paused while the models are built (see :func:`_gc_paused`).
 * Shares and probabilities are illustrative, not statistics; the tables live in ``data/synthetic`` and the
   in-code ones are named constants below, documented in ``data/synthetic/README.md``.
 """
