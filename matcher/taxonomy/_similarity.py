@@ -255,7 +255,7 @@ class SkillSimilarity(BaseEstimator):
         x = x[:, np.flatnonzero(np.diff(x.tocsc().indptr) > 0)]
         weighted = _ppmi(x) if self.weighting == "ppmi" else TfidfTransformer(sublinear_tf=True).fit_transform(x)
         k = min(self.n_components, min(weighted.shape) - 1)
-        svd = TruncatedSVD(n_components=k, algorithm="randomized", n_iter=7, random_state=self.random_state)
+        svd = TruncatedSVD(n_components=k, algorithm="randomized", random_state=self.random_state)
         # U·Σ^½ (Levy et al.): halfway between raw U and U·Σ, the usual best choice for word-vector similarity.
         us = svd.fit_transform(weighted)
         emb = us / np.sqrt(np.maximum(svd.singular_values_, 1e-12))
@@ -338,12 +338,16 @@ class SkillSimilarity(BaseEstimator):
             block = emb[start : start + _BLOCK_ROWS] @ emb.T
             local = np.arange(block.shape[0])
             block[local, start + local] = -np.inf
-            top = np.argpartition(-block, k - 1, axis=1)[:, :k]
-            vals = np.take_along_axis(block, top, axis=1)
-            ok = vals >= self.min_similarity
-            r_out.append(np.repeat(start + local, k).reshape(-1, k)[ok])
-            c_out.append(top[ok])
-            v_out.append(vals[ok])
+            # Threshold first (few pairs pass), then keep the k best per row: far cheaper than a full argpartition.
+            r, c = np.nonzero(block >= self.min_similarity)
+            v = block[r, c]
+            order = np.lexsort((c, -v, r))  # by row, best first, ties by column: deterministic
+            r, c, v = r[order], c[order], v[order]
+            rank = np.arange(len(r)) - np.searchsorted(r, r, side="left")
+            keep = rank < k
+            r_out.append(start + r[keep])
+            c_out.append(c[keep])
+            v_out.append(v[keep])
         pos_arr = np.asarray(pos, dtype=np.int64)
         vals_all = np.minimum(np.concatenate(v_out), 1.0).astype(np.float32)
         out = sp.coo_matrix(
@@ -456,7 +460,7 @@ def _credit_vector(have: np.ndarray, related: sp.csr_matrix | None, credit: floa
     """Per skill: 1 if held, else ``credit`` × the best similarity to a held skill (the scoring layer's rule)."""
     v = np.zeros(n_skills, dtype=np.float64)
     if related is not None and len(have):
-        v = credit * np.asarray(related[have].max(axis=0).todense(), dtype=np.float64).ravel()
+        v = credit * related[have].toarray().max(axis=0).astype(np.float64)
     v[have] = 1.0
     return v
 
