@@ -108,6 +108,30 @@ class RuleScorer(Scorer):
         components["overqualification"] = self._overqualification(citizens, c_rows, needs, n_rows, shape)
         return ScoreBlock(total=total, components=components, gates=gates)
 
+    def can_pass_commute(
+        self, citizens: CitizenFeatures, c_rows: np.ndarray, needs: NeedFeatures, n_rows: np.ndarray
+    ) -> bool:
+        """False only when the commute gate is on and *every* pair of the block is beyond the citizen's max
+        commute, so every total would be 0: a ranking layer can skip such blocks without scoring them.
+
+        Cheap (bounding boxes of the planar coordinates, O(n_c + n_n)); exact in that it never returns False
+        for a block that has a pair within reach. Citizens or needs with unknown coordinates are never
+        commute-gated, so their presence makes it True.
+        """
+        if not self.policy.gates.commute or len(c_rows) == 0 or len(n_rows) == 0:
+            return True
+        c_known = citizens.geo_known[c_rows]
+        n_known = needs.geo_known[n_rows]
+        if not c_known.all() or not n_known.all():
+            return True
+        cx, cy = citizens.geo_x[c_rows], citizens.geo_y[c_rows]
+        nx, ny = needs.geo_x[n_rows], needs.geo_y[n_rows]
+        gap_x = max(0.0, float(nx.min() - cx.max()), float(cx.min() - nx.max()))
+        gap_y = max(0.0, float(ny.min() - cy.max()), float(cy.min() - ny.max()))
+        reach = float(citizens.max_commute_km[c_rows].max())
+        # the float32 pair distance may round a hair below the box gap: keep a 1 m margin
+        return gap_x * gap_x + gap_y * gap_y <= (reach + 0.001) ** 2
+
     def _weighted_total(self, components: dict[str, np.ndarray], shape: tuple[int, int]) -> np.ndarray:
         """Σ wₖ·componentₖ / Σ wₖ, added in COMPONENTS order whatever the block (bit-identical results for any
         block split). A constant (broadcast) component costs one scalar add instead of a multiply and an add."""

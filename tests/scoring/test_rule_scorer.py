@@ -356,3 +356,21 @@ def test_mismatched_taxonomy_is_refused(taxonomy: Taxonomy) -> None:
     object.__setattr__(other, "version", "other")
     with pytest.raises(ValueError, match="rebuild the features"):
         RuleScorer(ScoringPolicy(), other).score_block(cf, np.arange(1), nf, np.arange(1))
+
+
+def test_can_pass_commute_is_exact_for_skipping(taxonomy: Taxonomy) -> None:
+    policy = ScoringPolicy()
+    citizens = [toy.citizen(postcode="4200", max_commute_km=20), toy.citizen(postcode="4230", max_commute_km=10)]
+    needs = [toy.vacancy(postcode="2100"), toy.vacancy(postcode="4220")]
+    cf, nf = toy.build(citizens, needs, taxonomy, policy)
+    scorer = RuleScorer(policy, taxonomy)
+    for cs in ([0], [1], [0, 1]):
+        for ns in ([0], [1], [0, 1]):
+            c_rows, n_rows = np.array(cs), np.array(ns)
+            block = scorer.score_block(cf, c_rows, nf, n_rows)
+            if not scorer.can_pass_commute(cf, c_rows, nf, n_rows):  # skipping must never hide a reachable pair
+                assert (block.gates & Gate.COMMUTE).all()
+    assert not scorer.can_pass_commute(cf, np.array([0, 1]), nf, np.array([0]))  # Copenhagen is out of reach
+    assert scorer.can_pass_commute(cf, np.array([0, 1]), nf, np.array([0, 1]))  # Korsør is within 20 km
+    nowhere, _ = toy.build([toy.citizen(postcode="9999")], needs, taxonomy, policy)
+    assert scorer.can_pass_commute(nowhere, np.array([0]), nf, np.array([0]))
