@@ -38,6 +38,10 @@ def main() -> None:
     ap.add_argument("--block-needs", type=int, default=512)
     args = ap.parse_args()
 
+    c0 = time.perf_counter()
+    sum(range(10_000_000))
+    # a shared machine under load slows everything: this line lets a reader scale the numbers (~0.15 s idle)
+    print(f"calibration: sum(range(1e7)) {time.perf_counter() - c0:.2f} s")
     settings = get_settings()
     policy = settings.scoring
     today = dt.date(2026, 11, 23)
