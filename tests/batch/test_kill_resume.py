@@ -51,7 +51,7 @@ def test_sigkill_after_two_checkpoints_then_resume_gives_identical_results(world
     assert 2 <= blocks_done < total == 6
 
     again = _rerank(settings.database_url)
-    out, err = again.communicate(timeout=300)
+    _out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err.decode()
     with transaction(sessions) as session:
         run = session.get(RankingRunRow, killed_id)
