@@ -12,14 +12,16 @@ a municipality changes it without a release. Example::
 from __future__ import annotations
 
 import json
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+_PROCESS_SESSION_SECRET = secrets.token_urlsafe(32)
 
 
 class ComponentWeights(BaseModel):
@@ -162,6 +164,12 @@ class Settings(BaseSettings):
     resolve_threshold: float = Field(
         0.5, ge=0, le=1, description="minimum normalisation score for a free-text skill/title to be accepted"
     )
+    session_secret: SecretStr = Field(
+        default_factory=lambda: SecretStr(_PROCESS_SESSION_SECRET),
+        description="signs the web pages' session cookie; default random per process (sessions end on restart "
+        "and are not shared between workers): set MATCHER_SESSION_SECRET when running several",
+    )
+    session_https_only: bool = Field(False, description="mark the session cookie Secure (set behind HTTPS)")
 
     @field_validator("rerank_at")
     @classmethod
