@@ -14,7 +14,17 @@ from matcher.api._index import LiveIndex
 from matcher.api._services import Services, default_services
 from matcher.api.deps import AppState
 from matcher.api.errors import install_error_handlers
-from matcher.api.routes import citizens, employers, feedback, health, rankings, search, taxonomy, vacancies
+from matcher.api.routes import (
+    citizens,
+    employers,
+    feedback,
+    health,
+    ranking_runs,
+    rankings,
+    search,
+    taxonomy,
+    vacancies,
+)
 from matcher.config import Settings, get_settings
 from matcher.storage import (
     CitizenRepository,
@@ -78,9 +88,12 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings, services)
         app.state.matcher = state
+        scheduler = ranking_runs.nightly_scheduler(state)
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.stop()
             state.db.dispose()
 
     app = FastAPI(
@@ -93,6 +106,6 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
-    for module in (employers, citizens, vacancies, rankings, search, feedback, taxonomy, health):
+    for module in (employers, citizens, vacancies, rankings, search, feedback, taxonomy, health, ranking_runs):
         app.include_router(module.router)
     return app
