@@ -8,7 +8,9 @@ Ordering is total and deterministic: score descending, then id ascending. To get
     bits 32–61    the float32 score's bit pattern (monotonic for scores ≥ 0)
     bits 0–31     2**32 - 1 - rank of the other side's id among all ids (smaller id → larger key)
 
-Gated and hidden pairs get key -1 and padding is -1 too, so "key ≥ 0" means "a real, allowed pair".
+Padding is -1, so "key ≥ 0" means "a real, allowed pair". Keys are built only for *candidates*: per block,
+the entries at or above an entity's running k-th best score (or, early on, the block's own k-th best), found
+with float32 comparisons and ``np.partition``; gated and hidden pairs never become candidates.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ log = logging.getLogger(__name__)
 PIN_BIT = np.int64(1 << 62)
 _LOW = np.int64(0xFFFFFFFF)
 _SCORE_MASK = np.int64(0x3FFFFFFF)
-OVERHEAD_BYTES_PER_PAIR = 26
-"""What ranking adds per pair on top of the scorer: the int64 key, argpartition's int64 index, a gate mask."""
+OVERHEAD_BYTES_PER_PAIR = 14
+"""What ranking adds per pair on top of the scorer: the float32 selection matrix, a copy for partitioning,
+a boolean candidate mask and a little for the candidates themselves."""
 
 
 def pairs_per_block(scorer_bytes_per_pair: int, memory_budget_mb: float) -> int:
@@ -111,26 +114,71 @@ class _Running:
         self.overq = np.zeros((n, k), dtype=np.float32)
         self.k = k
 
-    def merge(self, rows: np.ndarray, keys: np.ndarray, overq: np.ndarray) -> None:
-        """Merge candidates ``keys`` (len(rows) × m, one row per entity) into the running best of ``rows``."""
-        both = np.concatenate([self.keys[rows], keys], axis=1)
-        both_ov = np.concatenate([self.overq[rows], overq], axis=1)
-        keep = np.argpartition(both, both.shape[1] - self.k, axis=1)[:, -self.k :]
-        self.keys[rows] = np.take_along_axis(both, keep, axis=1)
-        self.overq[rows] = np.take_along_axis(both_ov, keep, axis=1)
+    def threshold(self, rows: np.ndarray) -> np.ndarray:
+        """Per entity, the lowest value a candidate needs to possibly enter its top k, on the scale of the
+        candidate-selection matrix (score; 2 for pinned): the score of its k-th best key, 0 while not full."""
+        low = self.keys[rows].min(axis=1)
+        bits = ((np.maximum(low, 0) >> 32) & _SCORE_MASK).astype(np.uint32)
+        thr = bits.view(np.float32).copy()
+        thr[low < 0] = 0.0
+        thr[(low >= 0) & ((low & PIN_BIT) != 0)] = 2.0
+        return thr
+
+    def merge(self, ent: np.ndarray, keys: np.ndarray, overq: np.ndarray) -> None:
+        """Merge candidate pairs (entity position, key, overqualification), grouped by ascending entity, into
+        the running best k: one dense (entities × (k + most candidates)) argpartition."""
+        if len(ent) == 0:
+            return
+        k = self.k
+        starts = np.flatnonzero(np.r_[True, ent[1:] != ent[:-1]])
+        touched = ent[starts]
+        counts = np.diff(np.r_[starts, len(ent)])
+        width = k + int(counts.max())
+        group = np.repeat(np.arange(len(touched)), counts)
+        slot = k + np.arange(len(ent)) - np.repeat(starts, counts)
+        dense_keys = np.full((len(touched), width), -1, dtype=np.int64)
+        dense_ov = np.zeros((len(touched), width), dtype=np.float32)
+        dense_keys[:, :k] = self.keys[touched]
+        dense_ov[:, :k] = self.overq[touched]
+        dense_keys[group, slot] = keys
+        dense_ov[group, slot] = overq
+        best = np.argpartition(dense_keys, width - k, axis=1)[:, width - k :]
+        self.keys[touched] = np.take_along_axis(dense_keys, best, axis=1)
+        self.overq[touched] = np.take_along_axis(dense_ov, best, axis=1)
 
     def sorted(self) -> tuple[np.ndarray, np.ndarray]:
         order = np.argsort(-self.keys, axis=1, kind="stable")
         return np.take_along_axis(self.keys, order, axis=1), np.take_along_axis(self.overq, order, axis=1)
 
 
-def _best_along_rows(keys: np.ndarray, overq: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of ``keys``, the ``k`` largest keys (unordered) and their overqualification."""
-    m = keys.shape[1]
-    if m <= k:
-        return keys, overq
-    idx = np.argpartition(keys, m - k, axis=1)[:, m - k :]
-    return np.take_along_axis(keys, idx, axis=1), np.take_along_axis(overq, idx, axis=1)
+def _candidates(select: np.ndarray, thr: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j) of the entries of ``select`` (one row per entity) that may enter their row's top k, grouped by
+    row: those at or above the row's running threshold and, when that leaves many (always at the start), at or
+    above the row's k-th largest value in this block. Ties at a cut are all kept; the exact (score, id) order is
+    decided on the keys in the merge."""
+    thr = np.maximum(thr, np.float32(0))
+    n_ent, length = select.shape
+    mask = None
+    if length > 4 * k and not thr.any():
+        mask = None  # nothing seen yet for these rows: the block's own k-th value is the only useful cut
+    else:
+        mask = select >= thr[:, None]
+        if length <= k or np.count_nonzero(mask) <= 2 * k * n_ent:
+            return np.nonzero(mask)  # type: ignore[return-value]
+    kth = np.partition(select, length - k, axis=1)[:, length - k]
+    return np.nonzero(select >= np.maximum(thr, kth)[:, None])  # type: ignore[return-value]
+
+
+def _keys(
+    select: np.ndarray, total: np.ndarray, overq: np.ndarray, i: np.ndarray, j: np.ndarray, low: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keys and overqualification of the candidate pairs (i, j); barred candidates get key -1."""
+    sel = select[i, j]
+    score = np.maximum(total[i, j], np.float32(0)) + np.float32(0)  # +0 turns -0.0 into +0.0
+    keys = (score.view(np.uint32).astype(np.int64) << 32) | low
+    keys[sel == 2] |= PIN_BIT
+    keys[sel < 0] = -1
+    return keys, overq[i, j]
 
 
 def _override_mask(
@@ -168,30 +216,51 @@ def plan_blocks(
     n_lat, n_lon = needs.lat, needs.lon
     # citizens without coordinates may pair with every need, located or not
     yield from _tile(cgroups.unlocated, n_rows, max_pairs)
+    # Consecutive groups (neighbouring cells, then bands) are batched while the batch's union of reachable needs
+    # wastes little: many tiny blocks cost more in per-block overhead than a few extra (gated) pairs.
+    batch_rows: list[np.ndarray] = []
+    batch_needs = np.zeros(0, dtype=np.int64)
+    useful = 0
     for g in range(cgroups.n_groups):
         rows = cgroups.group(g)
         reach = padded_reach(cgroups.reach_km[g])
-        near = np.flatnonzero(
-            ngroups.lower_bound_to_box(cgroups.lat_lo[g], cgroups.lat_hi[g], cgroups.lon_lo[g], cgroups.lon_hi[g])
-            <= reach
-        )
-        cand = ngroups.groups_rows(near)
+        box = (cgroups.lat_lo[g], cgroups.lat_hi[g], cgroups.lon_lo[g], cgroups.lon_hi[g])
+        cand = ngroups.groups_rows(np.flatnonzero(ngroups.lower_bound_to_box(*box) <= reach))
         if len(cand):
             # point-level bound against the group's box prunes needs in the corners of near cells
-            box = (cgroups.lat_lo[g], cgroups.lat_hi[g], cgroups.lon_lo[g], cgroups.lon_hi[g])
             bound = lower_bound_km(n_lat[cand], n_lat[cand], n_lon[cand], n_lon[cand], *box)
             cand = cand[bound <= reach]
         cand = np.sort(np.concatenate([cand, ngroups.unlocated]))
-        yield from _tile(rows, cand, max_pairs)
+        union = np.union1d(batch_needs, cand)
+        n_batch = sum(len(r) for r in batch_rows) + len(rows)
+        if batch_rows and (
+            n_batch * len(union) > BATCH_WASTE * (useful + len(rows) * len(cand))
+            or n_batch * len(union) > max_pairs
+        ):
+            yield from _tile(np.sort(np.concatenate(batch_rows)), batch_needs, max_pairs)
+            batch_rows, union, useful = [], cand, 0
+        batch_rows.append(rows)
+        batch_needs = union
+        useful += len(rows) * len(cand)
+    if batch_rows:
+        yield from _tile(np.sort(np.concatenate(batch_rows)), batch_needs, max_pairs)
+
+
+BATCH_WASTE = 1.25
+"""Geographic groups are batched into one block while it holds at most this many times the pairs they need."""
+
+
+MIN_BLOCK_ROWS = 256
+"""Blocks are wide: as many needs as the budget allows with at least this many citizens. Every column tile
+makes each citizen's top k pass through the merge again, while need-side thresholds tighten with every row
+tile, so few column tiles keep the candidate count (and the merge work) low."""
 
 
 def _tile(c_rows: np.ndarray, n_rows: np.ndarray, max_pairs: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Split c_rows × n_rows into rectangles of at most ``max_pairs`` pairs (wide ones: many needs per block
-    keeps the per-citizen merge cheap)."""
+    """Split c_rows × n_rows into rectangles of at most ``max_pairs`` pairs, wide rather than tall."""
     if len(c_rows) == 0 or len(n_rows) == 0:
         return
-    cols = min(len(n_rows), max(1, max_pairs // max(1, len(c_rows))), max_pairs)
-    cols = max(cols, min(len(n_rows), 64, max_pairs))
+    cols = max(1, min(len(n_rows), max_pairs // min(len(c_rows), MIN_BLOCK_ROWS)))
     rows_per = max(1, max_pairs // cols)
     for i in range(0, len(c_rows), rows_per):
         for j in range(0, len(n_rows), cols):
@@ -238,27 +307,22 @@ def blocked_topk(
         block = scorer.score_block(citizens, cb, needs, nb)
         n_pairs += len(cb) * len(nb)
         n_blocks += 1
-        total = block.total + np.float32(0)  # turns a -0.0 into +0.0 so its bits sort as zero
-        high = total.view(np.uint32).astype(np.int64)
-        del total
-        high <<= 32
-        barred = block.gates != 0
-        hidden_ij = _override_mask(hidden, cb, nb)
-        if hidden_ij is not None:
-            barred[hidden_ij] = True
+        total = block.total
+        # candidate selection works on one float32 matrix: -1 barred (gated, hidden), 2 pinned, else the score
+        select = np.where(block.gates != 0, np.float32(-1), total)
         pinned_ij = _override_mask(pinned, cb, nb)
         if pinned_ij is not None:
-            high[pinned_ij] |= PIN_BIT
+            select[pinned_ij] = np.where(select[pinned_ij] >= 0, np.float32(2), np.float32(-1))
+        hidden_ij = _override_mask(hidden, cb, nb)
+        if hidden_ij is not None:
+            select[hidden_ij] = -1
         overq = block.components["overqualification"]
-        keys = np.bitwise_or(high, c_low[cb][:, None])
-        keys[barred] = -1
-        top_keys, top_ov = _best_along_rows(keys.T, overq.T, k)
-        per_need.merge(n_pos[nb], top_keys, top_ov)
-        np.bitwise_or(high, n_low[nb][None, :], out=keys)
-        keys[barred] = -1
-        del high, barred
-        top_keys, top_ov = _best_along_rows(keys, overq, k)
-        per_citizen.merge(c_pos[cb], top_keys, top_ov)
+        # per need: work on the transposed copy so that each need is a contiguous row
+        j, i = _candidates(np.ascontiguousarray(select.T), per_need.threshold(n_pos[nb]), k)
+        per_need.merge(n_pos[nb][j], *_keys(select, total, overq, i, j, c_low[cb][i]))
+        i, j = _candidates(select, per_citizen.threshold(c_pos[cb]), k)
+        per_citizen.merge(c_pos[cb][i], *_keys(select, total, overq, i, j, n_low[nb][j]))
+        del select
     log.info(
         "scored %d pairs in %d blocks in %.2f s (of %d possible)",
         n_pairs, n_blocks, time.perf_counter() - started, len(c_rows) * len(n_rows),
