@@ -19,6 +19,13 @@ console = Console()
 logger = logging.getLogger(__name__)
 
 
+def _credits(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--credits: expected comma-separated numbers such as 0.5,0.2,0.1, got {text!r}") from None
+
+
 @app.command("build")
 def build(
     out: Annotated[
@@ -33,7 +40,7 @@ def build(
     random_state: Annotated[int, typer.Option(help="SVD seed")] = 0,
     eval_cases: Annotated[int, typer.Option(min=0, help="hold-out cases for the model card; 0 skips it")] = 500,
     eval_pool: Annotated[int, typer.Option(min=10, help="occupations hidden from the evaluation fit")] = 1000,
-    credit: Annotated[float, typer.Option(min=0, max=1, help="related-skill credit used in the evaluation")] = 0.5,
+    credits: Annotated[str, typer.Option(help="related-skill credits to evaluate, comma-separated")] = "0.5,0.2,0.1",
 ) -> None:
     """Fit the skill-similarity model on all of ESCO, save it, evaluate it on a hold-out and write MODEL_CARD.md."""
     settings = get_settings()
@@ -54,7 +61,7 @@ def build(
         report = None
         if eval_cases > 0:
             report = evaluate_holdout(
-                data, params, n_pool=eval_pool, n_cases=eval_cases, credit=credit, seed=random_state
+                data, params, n_pool=eval_pool, n_cases=eval_cases, credits=_credits(credits), seed=random_state
             )
             console.print(report.table(), highlight=False, soft_wrap=True)
         card = write_model_card(folder, model, data, report, time.perf_counter() - start)

@@ -338,8 +338,16 @@ class SkillSimilarity(BaseEstimator):
             block = emb[start : start + _BLOCK_ROWS] @ emb.T
             local = np.arange(block.shape[0])
             block[local, start + local] = -np.inf
-            # Threshold first (few pairs pass), then keep the k best per row: far cheaper than a full argpartition.
-            r, c = np.nonzero(block >= self.min_similarity)
+            # Usually few pairs pass the threshold: take them and sort, far cheaper than a full argpartition.
+            # In a crowded block (low dimension, low threshold) partition to the top k first.
+            passing = block >= self.min_similarity
+            if int(passing.sum()) > 8 * k * len(local):
+                c = np.argpartition(-block, k - 1, axis=1)[:, :k].ravel()
+                r = np.repeat(local, k)
+                ok = passing[r, c]
+                r, c = r[ok], c[ok]
+            else:
+                r, c = np.nonzero(passing)
             v = block[r, c]
             order = np.lexsort((c, -v, r))  # by row, best first, ties by column: deterministic
             r, c, v = r[order], c[order], v[order]
@@ -435,24 +443,32 @@ class RankingMetrics:
 
 @dataclass(frozen=True)
 class HoldoutReport:
-    """``metrics[scenario][method]`` plus what the numbers were computed on."""
+    """``metrics[scenario][method][credit]`` plus what the numbers were computed on.
 
-    metrics: dict[str, dict[str, RankingMetrics]]
+    ``exact`` is held at credit 0.0 only (no related-skill credit is exact matching); every other method once per
+    evaluated credit.
+    """
+
+    metrics: dict[str, dict[str, dict[float, RankingMetrics]]]
     n_pool: int
     n_train_occupations: int
-    credit: float
+    credits: tuple[float, ...]
     seed: int
     params: dict[str, Any]
 
     def table(self) -> str:
-        """A Markdown table: one row per scenario and method."""
-        lines = ["| scenario | method | acc@1 | acc@10 | MRR | NDCG@10 | cases |", "|---|---|---|---|---|---|---|"]
+        """A Markdown table: one row per scenario, method and credit."""
+        lines = [
+            "| scenario | method | credit | acc@1 | acc@10 | MRR | NDCG@10 | cases |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for scenario, by_method in self.metrics.items():
-            for method, m in by_method.items():
-                lines.append(
-                    f"| {scenario} | {method} | {m.accuracy_at_1:.3f} | {m.accuracy_at_10:.3f} | {m.mrr:.3f} "
-                    f"| {m.ndcg_at_10:.3f} | {m.n_cases} |"
-                )
+            for method, by_credit in by_method.items():
+                for credit, m in by_credit.items():
+                    lines.append(
+                        f"| {scenario} | {method} | {credit:g} | {m.accuracy_at_1:.3f} | {m.accuracy_at_10:.3f} "
+                        f"| {m.mrr:.3f} | {m.ndcg_at_10:.3f} | {m.n_cases} |"
+                    )
         return "\n".join(lines)
 
 
@@ -481,7 +497,7 @@ def evaluate_holdout(
     n_pool: int = 1000,
     n_cases: int = 500,
     noise: int = 3,
-    credit: float = 0.5,
+    credits: Sequence[float] = (0.5, 0.2, 0.1),
     seed: int = 0,
 ) -> HoldoutReport:
     """Does partial credit from the fitted similarity rank occupations better than exact skill matching?
@@ -498,11 +514,14 @@ def evaluate_holdout(
       ISCO-08 unit group (the occupation itself is not ranked).
 
     Every pool occupation is scored by essential-skill coverage, each required skill counting 1 when held and
-    ``credit`` × the best related value otherwise, with the related matrix of the method: none (``exact``),
-    ESCO broader-concept siblings, the fitted model's :meth:`SkillSimilarity.related_matrix`, or the elementwise
-    max of the last two (what the taxonomy serves). Ties are broken by one seeded random order per case, the same
-    for every method.
+    ``credit`` × the best related value otherwise (for each of ``credits``), with the related matrix of the
+    method: none (``exact``), ESCO broader-concept siblings, the fitted model's
+    :meth:`SkillSimilarity.related_matrix`, or the elementwise max of the last two (what the taxonomy serves).
+    Ties are broken by one seeded random order per case, the same for every method; every method sees the same
+    profiles.
     """
+    if not credits or any(not 0 < c <= 1 for c in credits):
+        raise ValueError(f"credits: need at least one value, each in (0, 1], got {list(credits)}")
     rng = np.random.default_rng(seed)
     n_occ, n_skill = len(data.occupation_uris), len(data.skill_uris)
     if not 10 <= n_pool < n_occ:
@@ -530,7 +549,10 @@ def evaluate_holdout(
     noise_pool = np.flatnonzero(np.diff(sp.csc_matrix(data.weights).indptr) > 0)
     pool_pos = {int(o): i for i, o in enumerate(pool)}
 
-    ranks: dict[str, dict[str, list[tuple[int, float]]]] = {s: {m: [] for m in METHODS} for s in SCENARIOS}
+    runs = [("exact", 0.0)] + [(m, float(c)) for m in METHODS[1:] for c in credits]
+    ranks: dict[str, dict[tuple[str, float], list[tuple[int, float]]]] = {
+        s: {run: [] for run in runs} for s in SCENARIOS
+    }
     for occ in cases:
         occ = int(occ)
         e = data.essential.indices[data.essential.indptr[occ] : data.essential.indptr[occ + 1]]
@@ -554,23 +576,24 @@ def evaluate_holdout(
         for scenario, have in profiles.items():
             if scenario == "isco_neighbours" and (len(group) == 0 or data.occupation_isco[occ] < 0):
                 continue
-            for method, rel in related.items():
-                score = ess @ _credit_vector(np.unique(have), rel, credit, n_skill) / n_ess
+            held = np.unique(have)
+            for method, credit in runs:
+                score = ess @ _credit_vector(held, related[method], credit, n_skill) / n_ess
                 if scenario == "isco_neighbours":
                     score[target[0]] = -np.inf
                     order = np.lexsort((tie, -score))[: n_pool - 1]
-                    ranks[scenario][method].append(_ranking_stats(order, group))
+                    ranks[scenario][method, credit].append(_ranking_stats(order, group))
                 else:
-                    ranks[scenario][method].append(_ranking_stats(np.lexsort((tie, -score)), target))
+                    ranks[scenario][method, credit].append(_ranking_stats(np.lexsort((tie, -score)), target))
 
-    metrics: dict[str, dict[str, RankingMetrics]] = {}
-    for scenario, by_method in ranks.items():
+    metrics: dict[str, dict[str, dict[float, RankingMetrics]]] = {}
+    for scenario, by_run in ranks.items():
         metrics[scenario] = {}
-        for method, rows in by_method.items():
+        for (method, credit), rows in by_run.items():
             if not rows:
                 continue
             first = np.array([r for r, _ in rows], dtype=np.float64)
-            metrics[scenario][method] = RankingMetrics(
+            metrics[scenario].setdefault(method, {})[credit] = RankingMetrics(
                 accuracy_at_1=float(np.mean(first == 1)),
                 accuracy_at_10=float(np.mean(first <= 10)),
                 mrr=float(np.mean(1.0 / first)),
@@ -581,7 +604,7 @@ def evaluate_holdout(
         metrics=metrics,
         n_pool=n_pool,
         n_train_occupations=len(train),
-        credit=credit,
+        credits=tuple(float(c) for c in credits),
         seed=seed,
         params=model.get_params(),
     )
@@ -597,8 +620,9 @@ def write_model_card(
     else:
         metrics = (
             f"Honest hold-out (`evaluate_holdout`, seed {report.seed}): {report.n_pool} occupations hidden from a "
-            f"fit on the other {report.n_train_occupations}, and only the hidden pool ranked. Related-skill credit "
-            f"{report.credit} (the scoring policy's default `related_skill_credit`).\n\n{report.table()}"
+            f"fit on the other {report.n_train_occupations}, and only the hidden pool ranked; related-skill credit "
+            f"{', '.join(f'{c:g}' for c in report.credits)} (the scoring policy's `related_skill_credit` defaults to "
+            f"0.5; credit 0 is exact matching).\n\n{report.table()}"
         )
     text = f"""# Model card: skill similarity (`models/skill_similarity`)
 

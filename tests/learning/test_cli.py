@@ -15,15 +15,15 @@ runner = CliRunner()
 
 def test_build_writes_artefact_and_model_card(tmp_path: Path) -> None:
     out = tmp_path / "skill_similarity"
-    args = ["models", "build", "--out", str(out), "--n-components", "8", "--eval-cases", "10", "--eval-pool", "100"]
+    args = ["models", "build", "--out", str(out), "--n-components", "16", "--eval-cases", "10", "--eval-pool", "100"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert {p.name for p in out.iterdir()} == {"embeddings.npy", "skill_uris.json", "meta.json", "MODEL_CARD.md"}
     model = SkillSimilarity.load(out)
-    assert model.embeddings_.shape[1] == 8
+    assert model.embeddings_.shape[1] == 16
     np.testing.assert_allclose(np.linalg.norm(model.embeddings_, axis=1), 1.0, atol=1e-5)
     card = (out / "MODEL_CARD.md").read_text()
-    assert "ESCO v1.1.1" in card and "| half_essential | exact |" in card and "n_components" in card
+    assert "ESCO v1.1.1" in card and "| half_essential | exact | 0 |" in card and "n_components" in card
 
 
 def test_build_fails_clearly_without_esco(tmp_path: Path) -> None:
