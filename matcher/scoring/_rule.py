@@ -104,7 +104,7 @@ class RuleScorer(Scorer):
                 gates[:, full] |= np.uint16(Gate.CAPACITY)
 
         total = self._weighted_total(components, shape)
-        total[gates != 0] = 0.0
+        np.multiply(total, gates == 0, out=total)  # ~10× faster than total[gates != 0] = 0
         components["overqualification"] = self._overqualification(citizens, c_rows, needs, n_rows, shape)
         return ScoreBlock(total=total, components=components, gates=gates)
 
@@ -114,9 +114,9 @@ class RuleScorer(Scorer):
         """False only when the commute gate is on and *every* pair of the block is beyond the citizen's max
         commute, so every total would be 0: a ranking layer can skip such blocks without scoring them.
 
-        Cheap (bounding boxes of the planar coordinates, O(n_c + n_n)); exact in that it never returns False
-        for a block that has a pair within reach. Citizens or needs with unknown coordinates are never
-        commute-gated, so their presence makes it True.
+        Cheap (bounding boxes of the planar coordinates, O(n_c + n_n)) and safe: it never returns False for a
+        block that has a pair within reach (it may return True for a block that has none). Citizens or needs
+        with unknown coordinates are never commute-gated, so their presence makes it True.
         """
         if not self.policy.gates.commute or len(c_rows) == 0 or len(n_rows) == 0:
             return True
@@ -220,22 +220,9 @@ class RuleScorer(Scorer):
         """Level fit (precomputed per citizen and EQF level) gathered by the need's level; regulated gate."""
         on = self.policy.gates
         if on.regulated_profession:
-            reg = np.flatnonzero(needs.regulated[n_rows])
-            if len(reg):
-                n_occ = self.taxonomy.n_occupations
-                codes = np.zeros((len(reg), 2), np.int64)
-                codes[:, 0] = needs.occupation[n_rows[reg]]
-                isco = needs.isco[n_rows[reg]]
-                codes[:, 1] = np.where(isco >= 0, n_occ + isco, -1)
-                j = np.repeat(np.arange(len(reg)), 2)
-                flat = codes.ravel()
-                keep = flat >= 0
-                need_codes = sp.csr_matrix(
-                    (np.ones(int(keep.sum()), F32), (flat[keep], j[keep])),
-                    shape=(cit.authorised.shape[1], len(reg)),
-                )
-                authorised = (cit.authorised[c_rows] @ need_codes).toarray() > 0
-                gates[:, reg] |= np.where(authorised, np.uint16(0), np.uint16(Gate.REGULATED_PROFESSION))
+            regulated = needs.regulated[n_rows]
+            if regulated.any():
+                self._regulated_gate(cit, c_rows, needs, n_rows, regulated, gates)
         if on.min_eqf_level:
             asked = np.flatnonzero(needs.min_eqf[n_rows] > 0)
             if len(asked):
@@ -413,6 +400,40 @@ class RuleScorer(Scorer):
         np.clip(wait, 0.0, 1.0, out=wait)
         np.subtract(F32(1.0), wait, out=wait)
         return wait[inv.ravel()]
+
+    def _regulated_gate(
+        self,
+        cit: CitizenFeatures,
+        c_rows: np.ndarray,
+        needs: NeedFeatures,
+        n_rows: np.ndarray,
+        regulated: np.ndarray,
+        gates: np.ndarray,
+    ) -> None:
+        """Regulated need × citizen without a recognised qualification for its occupation or ISCO unit group.
+
+        Most citizens hold no authorisation at all and share one gate row; each authorised citizen gets its own
+        row (a sparse product decides which regulated needs it lifts); one row gather ORs them into the block.
+        """
+        auth = cit.authorised[c_rows]
+        holders = np.flatnonzero(np.diff(auth.indptr) > 0)
+        table = np.zeros((1 + len(holders), len(n_rows)), np.uint16)
+        table[:, regulated] = np.uint16(Gate.REGULATED_PROFESSION)
+        if len(holders):
+            reg = np.flatnonzero(regulated)
+            isco = needs.isco[n_rows[reg]]
+            occ = needs.occupation[n_rows[reg]].astype(np.int64)
+            rows = np.concatenate([occ, np.where(isco >= 0, self.taxonomy.n_occupations + isco, -1)])
+            cols = np.concatenate([np.arange(len(reg)), np.arange(len(reg))])
+            keep = rows >= 0
+            need_codes = sp.csr_matrix(
+                (np.ones(int(keep.sum()), F32), (rows[keep], cols[keep])), shape=(auth.shape[1], len(reg))
+            )
+            lifted = (auth[holders] @ need_codes).toarray() > 0
+            table[1:, reg] = np.where(lifted, np.uint16(0), np.uint16(Gate.REGULATED_PROFESSION))
+        which = np.zeros(len(c_rows), np.intp)
+        which[holders] = np.arange(1, len(holders) + 1)
+        gates |= table[which]
 
     def _licence_gate(
         self, cit: CitizenFeatures, c_rows: np.ndarray, needs: NeedFeatures, n_rows: np.ndarray, gates: np.ndarray
