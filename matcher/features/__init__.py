@@ -18,7 +18,6 @@ from matcher.features._base import (
 )
 from matcher.features._citizen import CitizenFeatures
 from matcher.features._need import NeedFeatures
-from matcher.features._store import FeatureStore
 
 __all__ = [
     "LANGUAGES",
@@ -29,7 +28,6 @@ __all__ = [
     "TARGET_GROUPS",
     "CitizenFeatures",
     "FeatureInputError",
-    "FeatureStore",
     "FeatureTable",
     "NeedFeatures",
     "day_number",

@@ -12,7 +12,6 @@ from matcher.features import (
     NO_EXPIRY_DAY,
     CitizenFeatures,
     FeatureInputError,
-    FeatureStore,
     NeedFeatures,
     day_number,
     licence_list,
@@ -237,23 +236,6 @@ def test_upsert_replaces_and_appends(taxonomy: Taxonomy) -> None:
     out = base.upsert(new)
     assert out.ids.tolist() == [1, 2, 3]
     assert np.isnan(out.lat[out.row_of(2)])
-
-
-def test_feature_store(taxonomy: Taxonomy) -> None:
-    store = FeatureStore(citizens_of(taxonomy, toy.citizen(), toy.citizen(), toy.citizen()))
-    store.upsert(citizens_of(taxonomy, toy.citizen(postcode="9999"), first_id=2))
-    store.upsert(citizens_of(taxonomy, toy.nurse_from_syria(), first_id=9))
-    store.remove([1, 77])
-    assert 9 in store and 1 not in store and 2 in store
-    table = store.table
-    assert sorted(table.ids.tolist()) == [2, 3, 9]
-    assert np.isnan(table.lat[table.row_of(2)])
-    assert store.table is table  # no writes since: no rebuild
-    store.upsert(citizens_of(taxonomy, *[toy.citizen() for _ in range(5)], first_id=100))
-    assert len(store) == 8
-    small = FeatureStore(citizens_of(taxonomy, toy.citizen()), bulk_rows=2)
-    small.upsert(citizens_of(taxonomy, toy.citizen(), toy.citizen(), first_id=1))  # bulk path replaces id 1
-    assert sorted(small.table.ids.tolist()) == [1, 2]
 
 
 def test_empty_build(taxonomy: Taxonomy) -> None:
