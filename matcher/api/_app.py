@@ -36,6 +36,7 @@ from matcher.storage import (
     transaction,
     upgrade,
 )
+from matcher.web import install as install_web
 
 log = logging.getLogger(__name__)
 
@@ -108,4 +109,5 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     install_error_handlers(app)
     for module in (employers, citizens, vacancies, rankings, search, feedback, taxonomy, health, ranking_runs):
         app.include_router(module.router)
+    install_web(app, settings)
     return app

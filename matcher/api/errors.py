@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from matcher.storage import ConflictError, NotFoundError
 from matcher.taxonomy import TaxonomyInputError
@@ -45,6 +47,14 @@ class BodyFieldError(Exception):
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        # FastAPI answers an undecodable body (e.g. invalid UTF-8) with a bare 400; it is bad input in the body
+        # like any other, so it gets the same 422 shape.
+        if exc.status_code == 400:
+            return JSONResponse(validation_body((), "body", str(exc.detail), "body_decode"), status_code=422)
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(TaxonomyInputError)
     async def _taxonomy(request: Request, exc: TaxonomyInputError) -> JSONResponse:
         return JSONResponse(validation_body(("body",), exc.field, exc.reason, "taxonomy_input"), status_code=422)

@@ -122,8 +122,11 @@ class BulkItemError(BaseModel):
 
 
 class BulkErrorBody(BaseModel):
-    detail: str
-    errors: list[BulkItemError]
+    """Why a bulk upload was refused. Item errors come in ``errors``; an unreadable body or a bad header is
+    described in ``detail`` alone (for headers in pydantic's list shape, as on every other route)."""
+
+    detail: str | list[dict[str, Any]]
+    errors: list[BulkItemError] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------- matching

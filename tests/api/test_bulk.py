@@ -76,9 +76,9 @@ def test_bulk_vacancies_check_employers(api: Api) -> None:
 def test_bulk_rejects_bad_bodies(api: Api) -> None:
     r = api.call("consultant", "POST", "/v1/citizens:bulk", content=b'{"a": 1}',
                  headers={"Content-Type": "application/json"})  # fmt: skip
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body"]
+    assert r.status_code == 422 and r.json()["detail"].startswith("body: must be a JSON array")
     r = api.call("consultant", "POST", "/v1/citizens:bulk", content=b"{not json",
                  headers={"Content-Type": "application/x-ndjson"})  # fmt: skip
-    assert r.status_code == 422 and "line 1" in r.json()["detail"][0]["msg"]
+    assert r.status_code == 422 and "line 1" in r.json()["detail"] and r.json()["errors"] == []
     r = api.call("consultant", "POST", "/v1/citizens:bulk", content=b"<xml/>", headers={"Content-Type": "text/xml"})
     assert r.status_code == 415

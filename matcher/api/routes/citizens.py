@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from matcher.api._bodies import parse_items, reject_nul
 from matcher.api._bulk import bulk_error_response, json_response, validate_items
 from matcher.api.deps import AppState, AuditDep, Auditor, ConsultantKey, IndexDep, NormalizerDep, SessionDep, StateDep
+from matcher.api.errors import BodyFieldError
 from matcher.api.routes._common import (
     AUTH_ERRORS,
     CONFLICT,
@@ -178,7 +179,10 @@ async def bulk_citizens(request: Request, key: ConsultantKey, audit: AuditDep, s
     duplicate external_ref) nothing is written and the 422 lists every bad item's index, field and reason;
     otherwise all are stored in one transaction and their ids returned in input order."""
     raw = await request.body()
-    items = parse_items(raw, request.headers.get("content-type", "application/json"))
+    try:
+        items = parse_items(raw, request.headers.get("content-type", "application/json"))
+    except BodyFieldError as exc:
+        return json_response(BulkErrorBody(detail=str(exc)), 422)
     return await run_in_threadpool(_bulk_citizens, items, audit, state)
 
 

@@ -158,7 +158,10 @@ async def bulk_vacancies(request: Request, key: ConsultantKey, audit: AuditDep, 
     """Upload many needs (each names its `employer_id`) as a JSON array or JSONL. All or nothing, as
     `POST /v1/citizens:bulk`."""
     raw = await request.body()
-    items = parse_items(raw, request.headers.get("content-type", "application/json"))
+    try:
+        items = parse_items(raw, request.headers.get("content-type", "application/json"))
+    except BodyFieldError as exc:
+        return json_response(BulkErrorBody(detail=str(exc)), 422)
     return await run_in_threadpool(_bulk_vacancies, items, audit, state)
 
 
