@@ -246,7 +246,7 @@ def plan_blocks(
         yield from _tile(np.sort(np.concatenate(batch_rows)), batch_needs, max_pairs)
 
 
-BATCH_WASTE = 1.25
+BATCH_WASTE = 1.1
 """Geographic groups are batched into one block while it holds at most this many times the pairs they need."""
 
 
