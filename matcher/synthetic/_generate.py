@@ -688,6 +688,8 @@ def _citizens(
                         for e, y in zip(src_esco.tolist(), src_years.tolist(), strict=True)]
     citizens: list[Citizen] = []
     protected: list[dict[str, Any]] = []
+    q_cache: dict[Hashable, list[dict[str, Any] | BaseModel]] = {}
+    lang_cache: dict[Hashable, list[dict[str, Any] | BaseModel]] = {}
     columns = zip(
         country.tolist(), female.tolist(), first_u.tolist(), last_u.tolist(), age.tolist(), group.tolist(),
         where.tolist(), commute.tolist(), hmin.tolist(), hmax.tolist(), np.where(no_date, -1, available).tolist(),
@@ -702,28 +704,38 @@ def _citizens(
         names = name_groups[c + 1]
         firsts = ref.names[(names, "female" if fem else "male")]
         lasts = ref.names[(names, "last")]
-        qualifications = []
-        if fq:
-            esco = int(ref.fq_esco[fqr])
-            qualifications.append(parts(Qualification, ("foreign", fqr, origin, rc), {
-                "title": ref.fq_title[fqr], "country": origin, "eqf_level": int(ref.fq_eqf[fqr]),
-                "field": ref.fq_field[fqr], "recognition": rec_values[rc],
-                "occupation_uri": ref.esco_uris[esco] if esco >= 0 else None,
-            }))
-        elif dqr >= 0:
-            esco = int(ref.dq_esco[dqr])
-            qualifications.append(parts(Qualification, ("danish", dqr), {
-                "title": ref.dq_title[dqr], "country": "DK", "eqf_level": int(ref.dq_eqf[dqr]),
-                "field": ref.dq_field[dqr], "recognition": Recognition.recognised.value,
-                "occupation_uri": ref.esco_uris[esco] if esco >= 0 else None,
-            }))
-        languages = [parts(LanguageSkill, ("da", da, school), {
-            "language": "da", "cefr": cefr_values[da], "school_weekdays": school_values[school] if school >= 0 else []
-        })]
-        if c >= 0:
-            languages.append(parts(LanguageSkill, (c,), {"language": ref.country_language[c], "cefr": CEFR.C2.value}))
-        if en:
-            languages.append(parts(LanguageSkill, ("en", en_lvl), {"language": "en", "cefr": cefr_values[en_lvl]}))
+        # The input lists are cached by content: validation copies them into new lists, so reuse is safe.
+        q_key = (fqr, c, rc) if fq else dqr
+        qualifications = q_cache.get(q_key)
+        if qualifications is None:
+            qualifications = q_cache[q_key] = []
+            if fq:
+                esco = int(ref.fq_esco[fqr])
+                qualifications.append(parts(Qualification, ("foreign", fqr, origin, rc), {
+                    "title": ref.fq_title[fqr], "country": origin, "eqf_level": int(ref.fq_eqf[fqr]),
+                    "field": ref.fq_field[fqr], "recognition": rec_values[rc],
+                    "occupation_uri": ref.esco_uris[esco] if esco >= 0 else None,
+                }))
+            elif dqr >= 0:
+                esco = int(ref.dq_esco[dqr])
+                qualifications.append(parts(Qualification, ("danish", dqr), {
+                    "title": ref.dq_title[dqr], "country": "DK", "eqf_level": int(ref.dq_eqf[dqr]),
+                    "field": ref.dq_field[dqr], "recognition": Recognition.recognised.value,
+                    "occupation_uri": ref.esco_uris[esco] if esco >= 0 else None,
+                }))
+        lang_key = (da, school, c, en_lvl if en else -1)
+        languages = lang_cache.get(lang_key)
+        if languages is None:
+            languages = lang_cache[lang_key] = [parts(LanguageSkill, ("da", da, school), {
+                "language": "da", "cefr": cefr_values[da],
+                "school_weekdays": school_values[school] if school >= 0 else [],
+            })]
+            if c >= 0:
+                languages.append(parts(LanguageSkill, (c,),
+                                       {"language": ref.country_language[c], "cefr": CEFR.C2.value}))
+            if en:
+                languages.append(parts(LanguageSkill, ("en", en_lvl),
+                                       {"language": "en", "cefr": cefr_values[en_lvl]}))
         citizens.append(Citizen.model_validate({
             "external_ref": f"SYN-{i + 1:07d}",
             "name": f"{firsts[int(fu * len(firsts))]} {lasts[int(lu * len(lasts))]}",
