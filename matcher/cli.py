@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from matcher.commands import demo, models, rerank, synth, taxonomy
+from matcher.commands import audit, data, demo, keys, models, rerank, serve, synth, taxonomy
 
 app = typer.Typer(
     name="matcher",
@@ -15,6 +15,11 @@ app = typer.Typer(
 app.add_typer(taxonomy.app, name="taxonomy")
 app.add_typer(models.app, name="models")
 app.command("demo")(demo.demo)
+app.command("serve")(serve.serve)
+app.add_typer(keys.app, name="keys")
+app.add_typer(audit.app, name="audit")
+app.command("import")(data.import_file)
+app.command("export")(data.export)
 app.command("synth")(synth.synth)
 app.command("rerank")(rerank.rerank)
 

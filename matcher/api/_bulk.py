@@ -1,5 +1,6 @@
-"""Validation of bulk uploads: every item checked (shape, NUL text, taxonomy) before anything is written, so a
-422 lists every bad item at once and a 201 means all were stored."""
+"""Validation of bulk uploads (the API's ``:bulk`` routes and ``matcher import``): every item is checked — shape,
+NUL text, taxonomy, duplicates within the upload and against the database, referenced employers — before
+anything is written, so a refusal lists every bad item at once and an acceptance means all will be stored."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ from typing import Any, TypeVar
 
 from fastapi import Response
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
 
 from matcher.api._bodies import find_nul
+from matcher.api._services import NormalizerLike
 from matcher.api.schemas import BulkErrorBody, BulkItemError
+from matcher.domain import Citizen, Employer, Vacancy
+from matcher.storage import CitizenRepository, EmployerRepository
 from matcher.taxonomy import TaxonomyInputError
 
 M = TypeVar("M", bound=BaseModel)
@@ -53,3 +58,48 @@ def bulk_error_response(n_items: int, errors: list[BulkItemError]) -> Response:
 
 def json_response(model: BaseModel, status: int) -> Response:
     return Response(model.model_dump_json(), status_code=status, media_type="application/json")
+
+
+def _by_index(errors: list[BulkItemError]) -> list[BulkItemError]:
+    return sorted(errors, key=lambda e: e.index)
+
+
+def prepare_citizens(
+    session: Session, items: Sequence[Any], normalizer: NormalizerLike
+) -> tuple[list[Citizen], list[BulkItemError]]:
+    """Resolved profiles ready for ``CitizenRepository.add_many``, or the errors (then nothing may be written)."""
+    good, errors = validate_items(items, Citizen, normalizer.resolve_citizen)
+    first: dict[str, int] = {}
+    for i, citizen in good:
+        ref = citizen.external_ref
+        if ref in first:
+            errors.append(
+                BulkItemError(index=i, field="external_ref", reason=f"repeats the external_ref of item {first[ref]}")
+            )
+        first.setdefault(ref, i)
+    taken = CitizenRepository(session).taken_refs([c.external_ref for _, c in good])
+    errors.extend(
+        BulkItemError(index=i, field="external_ref", reason="a citizen with this external_ref already exists")
+        for i, c in good
+        if c.external_ref in taken
+    )
+    return [c for _, c in good], _by_index(errors)
+
+
+def prepare_vacancies(
+    session: Session, items: Sequence[Any], normalizer: NormalizerLike
+) -> tuple[list[Vacancy], list[BulkItemError]]:
+    """Resolved needs ready for ``NeedRepository.add_many``, or the errors (then nothing may be written)."""
+    good, errors = validate_items(items, Vacancy, normalizer.resolve_vacancy)
+    known = EmployerRepository(session).existing_ids(v.employer_id for _, v in good)
+    errors.extend(
+        BulkItemError(index=i, field="employer_id", reason=f"employer {v.employer_id} not found")
+        for i, v in good
+        if v.employer_id not in known
+    )
+    return [v for _, v in good], _by_index(errors)
+
+
+def prepare_employers(items: Sequence[Any]) -> tuple[list[Employer], list[BulkItemError]]:
+    good, errors = validate_items(items, Employer, lambda e: e)
+    return [e for _, e in good], _by_index(errors)

@@ -99,3 +99,10 @@ def ping(engine: Engine) -> None:
     """Raise if the database cannot be reached."""
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+def open_database(url: str) -> tuple[Engine, sessionmaker[Session]]:
+    """Engine and session factory for ``url``, migrated to the newest schema (what every entry point needs)."""
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine, session_factory(engine)

@@ -195,6 +195,22 @@ class RankingResultRow(Base):
     assigned: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class RankingListRow(Base):
+    """One ranked list of a run: a citizen's best needs (``direction`` 'citizen') or a need's best citizens
+    ('need'), best first, as parallel JSON arrays. One row per list rather than per pair: a run writes
+    (citizens + needs) × top_k entries, and per-pair rows made the writes the slowest part of the nightly run.
+    The placement plan stays in ``ranking_results`` (direction 'plan')."""
+
+    __tablename__ = "ranking_lists"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("ranking_runs.id", ondelete="CASCADE"), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(10), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="citizen id or need id")
+    ids: Mapped[list[Any]] = mapped_column(comment="need ids (direction citizen) or citizen ids (direction need)")
+    scores: Mapped[list[Any]]
+    overqualification: Mapped[list[Any]]
+
+
 class ApiKeyRow(Base):
     __tablename__ = "api_keys"
 

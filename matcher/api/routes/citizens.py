@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from matcher.api._bodies import parse_items, reject_nul
-from matcher.api._bulk import bulk_error_response, json_response, validate_items
+from matcher.api._bulk import bulk_error_response, json_response, prepare_citizens
 from matcher.api.deps import AppState, AuditDep, Auditor, ConsultantKey, IndexDep, NormalizerDep, SessionDep, StateDep
 from matcher.api.errors import BodyFieldError
 from matcher.api.routes._common import (
@@ -29,7 +29,6 @@ from matcher.api.routes._common import (
 from matcher.api.schemas import (
     AuditPublic,
     BulkErrorBody,
-    BulkItemError,
     BulkResult,
     CitizenCreate,
     CitizenExport,
@@ -187,28 +186,13 @@ async def bulk_citizens(request: Request, key: ConsultantKey, audit: AuditDep, s
 
 
 def _bulk_citizens(items: list[Any], audit: Auditor, state: AppState) -> Response:
-    good, errors = validate_items(items, Citizen, state.normalizer.resolve_citizen)
-    first: dict[str, int] = {}
-    for i, citizen in good:
-        if citizen.external_ref in first:
-            errors.append(_dup(i, f"repeats the external_ref of item {first[citizen.external_ref]}"))
-        first.setdefault(citizen.external_ref, i)
     with state.index.write_mutex:
         with transaction(state.sessions) as session:
-            repo = CitizenRepository(session)
-            taken = repo.taken_refs([c.external_ref for _, c in good])
-            errors.extend(
-                _dup(i, "a citizen with this external_ref already exists") for i, c in good if c.external_ref in taken
-            )
+            citizens, errors = prepare_citizens(session, items, state.normalizer)
             if errors:
-                return bulk_error_response(len(items), sorted(errors, key=lambda e: e.index))
-            citizens = [c for _, c in good]
-            ids = repo.add_many(citizens)
+                return bulk_error_response(len(items), errors)
+            ids = CitizenRepository(session).add_many(citizens)
             entries = [AuditEntry("citizen.create", "citizen", i, {"bulk": True}) for i in ids]
             audit.record(session, CASEWORK, entries)
         state.index.put_citizens(list(zip(ids, citizens, strict=True)))
     return json_response(BulkResult(ids=ids, count=len(ids)), 201)
-
-
-def _dup(index: int, reason: str) -> BulkItemError:
-    return BulkItemError(index=index, field="external_ref", reason=reason)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from matcher.api._bodies import parse_items, reject_nul
-from matcher.api._bulk import bulk_error_response, json_response, validate_items
+from matcher.api._bulk import bulk_error_response, json_response, prepare_vacancies
 from matcher.api.deps import (
     AppState,
     AuditDep,
@@ -33,7 +33,7 @@ from matcher.api.routes._common import (
     VacancyId,
     vacancy_public,
 )
-from matcher.api.schemas import BulkErrorBody, BulkItemError, BulkResult, Page, VacancyIn, VacancyPublic
+from matcher.api.schemas import BulkErrorBody, BulkResult, Page, VacancyIn, VacancyPublic
 from matcher.domain import Vacancy
 from matcher.storage import AuditEntry, EmployerRepository, NeedRepository, NeedRow, transaction
 
@@ -166,18 +166,11 @@ async def bulk_vacancies(request: Request, key: ConsultantKey, audit: AuditDep, 
 
 
 def _bulk_vacancies(items: list[Any], audit: Auditor, state: AppState) -> Response:
-    good, errors = validate_items(items, Vacancy, state.normalizer.resolve_vacancy)
     with state.index.write_mutex:
         with transaction(state.sessions) as session:
-            known = EmployerRepository(session).existing_ids(v.employer_id for _, v in good)
-            errors.extend(
-                BulkItemError(index=i, field="employer_id", reason=f"employer {v.employer_id} not found")
-                for i, v in good
-                if v.employer_id not in known
-            )
+            vacancies, errors = prepare_vacancies(session, items, state.normalizer)
             if errors:
-                return bulk_error_response(len(items), sorted(errors, key=lambda e: e.index))
-            vacancies = [v for _, v in good]
+                return bulk_error_response(len(items), errors)
             ids = NeedRepository(session).add_many(vacancies)
             audit.record(session, PURPOSE, [AuditEntry("vacancy.create", "vacancy", i, {"bulk": True}) for i in ids])
         state.index.put_needs(list(zip(ids, vacancies, strict=True)))
