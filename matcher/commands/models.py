@@ -47,6 +47,7 @@ def build(
     folder = out if out is not None else settings.models_dir / "skill_similarity"
     with friendly_errors(ValueError, OSError):
         start = time.perf_counter()
+        eval_credits = _credits(credits)
         data = load_esco_skill_data(data_dir if data_dir is not None else settings.data_dir)
         params: dict[str, Any] = {
             "n_components": n_components,
@@ -61,7 +62,7 @@ def build(
         report = None
         if eval_cases > 0:
             report = evaluate_holdout(
-                data, params, n_pool=eval_pool, n_cases=eval_cases, credits=_credits(credits), seed=random_state
+                data, params, n_pool=eval_pool, n_cases=eval_cases, credits=eval_credits, seed=random_state
             )
             console.print(report.table(), highlight=False, soft_wrap=True)
         card = write_model_card(folder, model, data, report, time.perf_counter() - start)

@@ -30,3 +30,9 @@ def test_build_fails_clearly_without_esco(tmp_path: Path) -> None:
     result = runner.invoke(app, ["models", "build", "--out", str(tmp_path / "m"), "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "occupations_en.csv.gz" in result.output and not (tmp_path / "m").exists()
+
+
+def test_build_rejects_bad_credits_before_writing(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["models", "build", "--out", str(tmp_path / "m"), "--credits", "half"])
+    assert result.exit_code == 1
+    assert "--credits" in result.output and not (tmp_path / "m").exists()
