@@ -144,6 +144,13 @@ def explain(
             da += f" (fra ESCO-profilen for {occ_da})"
             en += f" (from the ESCO profile of {occ_en})"
         add(50 + impact("skills"), da, en)
+    else:
+        wanted = [u for u in dict.fromkeys(r.effective_uri for r in need.optional_skills if r.effective_uri)]
+        wanted = [u for u in wanted if not _is_language_skill(u, taxonomy)]
+        if wanted:
+            have = sum(1 for u in wanted if u in held)
+            add(50 + impact("skills"), f"Har {have} af {len(wanted)} ønskede kompetencer",
+                f"Has {have} of {len(wanted)} optional skills")  # fmt: skip
 
     # ---------------------------------------------------------------------------------------- experience
     if components.get("experience", 0.0) > 0 and need_occ:
@@ -265,6 +272,11 @@ def explain(
             f"Can start on {_date_en(citizen.available_from)}, {wait} days after the job starts",
         )
 
+    if len(out) < 2:  # the contract is two to five sentences: fall back on the overall score
+        wsum = sum(weights.values()) or 1.0
+        score = sum(w * components.get(k, 0.0) for k, w in weights.items()) / wsum
+        pct = round(100 * score) if not gates else 0
+        add(0, f"Samlet vurdering: {pct} %", f"Overall score: {pct} %")
     out.sort(key=lambda s: -s.priority)
     chosen = out[:MAX_SENTENCES]
     return Explanation(da=[s.da for s in chosen], en=[s.en for s in chosen])

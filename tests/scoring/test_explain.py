@@ -93,3 +93,20 @@ def test_gates_come_first(taxonomy: Taxonomy, postcodes: Postcodes) -> None:
     assert lang.en[0] == "Danish at level A2; the job asks for B2 (a firm requirement)"
     assert far.da[0] == "Kræver kørekort C, som mangler"
     assert far.en[1].startswith("Lives ") and "(max. 30 km)" in far.en[1]
+
+
+def test_optional_only_need_still_gets_two_sentences(taxonomy: Taxonomy, postcodes: Postcodes) -> None:
+    need = toy.vacancy(occupation_uri=None, title="Hjælper", optional_skills=[{"uri": toy.sk("hygiene")}])
+    ((e,),) = explain_pairs([toy.citizen(skills=toy.skills("hygiene"))], [need], taxonomy, postcodes)
+    check_shape(e)
+    assert "Har 1 af 1 ønskede kompetencer" in e.da and "Has 1 of 1 optional skills" in e.en
+
+
+def test_falls_back_on_the_overall_score(taxonomy: Taxonomy, postcodes: Postcodes) -> None:
+    # only a language skill listed: no skills sentence; the distance alone would be one sentence
+    need = toy.vacancy(occupation_uri=None, title="x", essential_skills=[{"uri": toy.sk("danish")}])
+    components = {"skills": 0.0, "experience": 0.0, "qualification": 1.0, "language": 1.0, "schedule": 1.0,
+                  "geography": 1.0, "availability": 1.0, "overqualification": 0.0}  # fmt: skip
+    e = explain(toy.citizen(), need, components, 0, taxonomy, postcodes, ScoringPolicy())
+    check_shape(e)
+    assert e.da[-1] == "Samlet vurdering: 50 %" and e.en[-1] == "Overall score: 50 %"
