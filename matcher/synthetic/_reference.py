@@ -176,7 +176,11 @@ def load_reference(data_dir: Path) -> Reference:
                 f"for {esco_uris[row]}"
             )
     da = _danish_titles(data_dir, sec["occupation_uri"].tolist())
-    occ_title_da = [da.get(uri) or english[row] for uri, row in zip(sec["occupation_uri"], occ_esco, strict=True)]
+    override = sec["title_da"] if "title_da" in sec.columns else pd.Series([""] * len(sec))
+    occ_title_da = [
+        own or da.get(uri) or english[row]
+        for own, uri, row in zip(override, sec["occupation_uri"], occ_esco, strict=True)
+    ]
 
     n_ess = np.diff(ess_ptr)
     in_sectors = np.zeros(len(esco_uris), dtype=bool)
