@@ -41,6 +41,7 @@ from matcher.domain import Citizen, TargetGroup, Vacancy
 from matcher.features import CitizenFeatures, NeedFeatures
 from matcher.ranking import TopK
 from matcher.ranking._assign import (
+    Plan,
     assign_greedy,
     assign_optimal,
     build_edges,
@@ -267,7 +268,7 @@ class RerankJob:
         computed = 0
         tasks = self._tasks(run, citizens, skip, snap)
         for index, top in self._scored(tasks, needs, scorer):
-            rows = store.result_rows(
+            lists = store.list_rows(
                 run.id,
                 "citizen",
                 top.citizen_ids,
@@ -276,7 +277,7 @@ class RerankJob:
                 top.citizen_overqualification,
             )
             with transaction(self.sessions) as session:
-                store.commit_block(session, run.id, index, rows, pack_partial(top))
+                store.commit_block(session, run.id, index, lists, pack_partial(top))
             computed += 1
             done += 1
             if progress:
@@ -345,12 +346,10 @@ class RerankJob:
         report.update(_data_report(citizens, needs, top, capacity))
         # one transaction: per-need lists, the plan, completed
         t0 = time.perf_counter()
-        rows = store.result_rows(run.id, "need", top.need_ids, need_cids, need_scores, need_ov)
-        rows += _plan_rows(
-            run.id, optimal.citizen_ids, optimal.need_ids, optimal.scores, optimal.overqualification, optimal.values
-        )
+        needs_lists = store.list_rows(run.id, "need", top.need_ids, need_cids, need_scores, need_ov)
+        plan = _plan_rows(run.id, optimal)
         with transaction(self.sessions) as session:
-            store.finish(session, run.id, rows, report)
+            store.finish(session, run.id, needs_lists, plan, report)
         timings["write_needs_plan_s"] = time.perf_counter() - t0
         return report
 
@@ -403,16 +402,27 @@ def _assemble(
     )
 
 
-def _plan_rows(
-    run_id: int, cids: np.ndarray, nids: np.ndarray, scores: np.ndarray, overq: np.ndarray, values: np.ndarray
-) -> list[tuple[object, ...]]:
-    """The plan as ``ranking_results`` rows (direction 'plan', assigned), ranked by value within the plan."""
-    order = np.lexsort((cids, -values))
-    rows: list[tuple[object, ...]] = []
-    for rank, i in enumerate(order.tolist(), start=1):
-        comps = json.dumps({"overqualification": round(float(overq[i]), 4), "plan_value": round(float(values[i]), 6)})
-        rows.append((run_id, "plan", int(cids[i]), int(nids[i]), rank, round(float(scores[i]), 6), comps, "[]", True))
-    return rows
+def _plan_rows(run_id: int, plan: Plan) -> list[dict[str, object]]:
+    """The plan as ``ranking_results`` rows (direction 'plan', assigned), ranked by plan value (ties: citizen
+    id)."""
+    order = np.lexsort((plan.citizen_ids, -plan.values))
+    return [
+        {
+            "run_id": run_id,
+            "direction": "plan",
+            "citizen_id": int(plan.citizen_ids[i]),
+            "need_id": int(plan.need_ids[i]),
+            "rank": rank,
+            "score": round(float(plan.scores[i]), 6),
+            "components": {
+                "overqualification": round(float(plan.overqualification[i]), 4),
+                "plan_value": round(float(plan.values[i]), 6),
+            },
+            "gates": [],
+            "assigned": True,
+        }
+        for rank, i in enumerate(order.tolist(), start=1)
+    ]
 
 
 def _data_report(citizens: CitizenFeatures, needs: NeedFeatures, top: TopK, capacity: np.ndarray) -> dict[str, Any]:

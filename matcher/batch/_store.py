@@ -21,15 +21,13 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from matcher.storage import RankingResultRow, RankingRunRow
-from matcher.storage._tables import RankingBlockRow, utcnow
+from matcher.storage._tables import RankingBlockRow, RankingListRow, utcnow
 
 log = logging.getLogger(__name__)
 
 RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
 STALE_AFTER = dt.timedelta(minutes=15)
 """A running run without a heartbeat for this long is taken to be dead (blocks commit far more often)."""
-
-_RESULT_COLUMNS = ("run_id", "direction", "citizen_id", "need_id", "rank", "score", "components", "gates", "assigned")
 
 
 class RunInProgressError(RuntimeError):
@@ -200,51 +198,61 @@ def partials(session: Session, run_id: int) -> Iterator[tuple[int, bytes]]:
         yield block, blob
 
 
-def result_rows(
+@dataclass(frozen=True)
+class Lists:
+    """Ranked lists of one direction, ready to write: per owner, the other side's ids, scores and
+    overqualification (JSON text), and how many entries in all."""
+
+    rows: list[tuple[object, ...]]
+    n_entries: int
+
+
+def list_rows(
     run_id: int,
     direction: str,
     owner_ids: np.ndarray,
     other_ids: np.ndarray,
     scores: np.ndarray,
     overq: np.ndarray,
-) -> list[tuple[object, ...]]:
-    """Rows of ``ranking_results`` for ranked lists (owner × k arrays, padding -1 skipped)."""
-    k = other_ids.shape[1] if other_ids.ndim == 2 else 0
+) -> Lists:
+    """``ranking_lists`` rows for owner × k arrays (padding -1 left out; an owner with an empty list gets an
+    empty row, so "no match" is stored as such)."""
     valid = other_ids >= 0
-    owners = np.repeat(owner_ids, k).reshape(-1, k) if k else np.zeros((0, 0), dtype=np.int64)
-    ranks = np.broadcast_to(np.arange(1, k + 1), other_ids.shape)
-    o, x, r = owners[valid].tolist(), other_ids[valid].tolist(), ranks[valid].tolist()
-    s = np.round(scores[valid].astype(np.float64), 6).tolist()
-    v = np.round(overq[valid].astype(np.float64), 4).tolist()
+    lengths = valid.sum(axis=1).tolist() if other_ids.ndim == 2 else []
+    ids, sc, ov = (
+        other_ids.tolist(),
+        np.round(scores.astype(np.float64), 6).tolist(),
+        np.round(overq.astype(np.float64), 4).tolist(),
+    )
     rows: list[tuple[object, ...]] = []
-    citizen_first = direction == "citizen"
-    for owner, other, rank, score, ov in zip(o, x, r, s, v, strict=True):
-        comps = f'{{"overqualification": {ov}}}' if ov else "{}"
-        cid, nid = (owner, other) if citizen_first else (other, owner)
-        rows.append((run_id, direction, cid, nid, rank, score, comps, "[]", False))
-    return rows
+    dumps = json.dumps
+    for owner, n, i, s, o in zip(owner_ids.tolist(), lengths, ids, sc, ov, strict=True):
+        rows.append((run_id, direction, owner, dumps(i[:n]), dumps(s[:n]), dumps(o[:n])))
+    return Lists(rows, int(sum(lengths)))
 
 
-def insert_results(session: Session, rows: Sequence[tuple[object, ...]]) -> None:
-    """Bulk insert through the driver's executemany: JSON columns are pre-serialised text (the ORM would
-    serialise per row, which dominates the write time at a few hundred thousand rows)."""
-    if not rows:
+def insert_lists(session: Session, lists: Lists) -> None:
+    """Bulk insert through the driver's executemany with pre-serialised JSON (the ORM would serialise per row)."""
+    if not lists.rows:
         return
     conn = session.connection()
     dialect = conn.dialect
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    json_cast = "::json" if dialect.name == "postgresql" else ""
-    marks = ", ".join(mark + (json_cast if col in ("components", "gates") else "") for col in _RESULT_COLUMNS)
-    sql = f"INSERT INTO ranking_results ({', '.join(_RESULT_COLUMNS)}) VALUES ({marks})"
-    conn.exec_driver_sql(sql, list(rows))
+    cast = "::json" if dialect.name == "postgresql" else ""
+    sql = (
+        "INSERT INTO ranking_lists (run_id, direction, owner_id, ids, scores, overqualification) "
+        f"VALUES ({mark}, {mark}, {mark}, {mark}{cast}, {mark}{cast}, {mark}{cast})"
+    )
+    conn.exec_driver_sql(sql, lists.rows)
 
 
-def commit_block(session: Session, run_id: int, block: int, rows: Sequence[tuple[object, ...]], partial: bytes) -> None:
-    """Write one block's results, its checkpoint and the progress; the caller commits (one transaction)."""
-    insert_results(session, rows)
+def commit_block(session: Session, run_id: int, block: int, lists: Lists, partial: bytes) -> None:
+    """Write one block's per-citizen lists, its checkpoint and the progress; the caller commits (one
+    transaction)."""
+    insert_lists(session, lists)
     session.execute(
         insert(RankingBlockRow).values(
-            run_id=run_id, block=block, n_results=len(rows), partial=partial, done_at=utcnow()
+            run_id=run_id, block=block, n_results=lists.n_entries, partial=partial, done_at=utcnow()
         )
     )
     session.execute(
@@ -252,21 +260,24 @@ def commit_block(session: Session, run_id: int, block: int, rows: Sequence[tuple
         .where(RankingRunRow.id == run_id)
         .values(
             blocks_done=RankingRunRow.blocks_done + 1,
-            n_results=RankingRunRow.n_results + len(rows),
+            n_results=RankingRunRow.n_results + lists.n_entries,
             heartbeat_at=utcnow(),
         )
     )
 
 
-def finish(session: Session, run_id: int, rows: Sequence[tuple[object, ...]], report: dict[str, object]) -> None:
+def finish(
+    session: Session, run_id: int, needs: Lists, plan: Sequence[dict[str, object]], report: dict[str, object]
+) -> None:
     """Write the per-need lists and the plan, mark the run completed and drop the partials (one transaction, so
-    a kill here leaves the run resumable with every block done)."""
-    session.execute(
-        delete(RankingResultRow).where(RankingResultRow.run_id == run_id, RankingResultRow.direction != "citizen")
-    )
-    insert_results(session, rows)
-    n_citizen_rows = session.scalar(
-        select(func.count()).select_from(RankingResultRow).where(RankingResultRow.run_id == run_id)
+    a kill here leaves the run resumable with every block done). ``n_results``: list entries both ways."""
+    session.execute(delete(RankingListRow).where(RankingListRow.run_id == run_id, RankingListRow.direction == "need"))
+    session.execute(delete(RankingResultRow).where(RankingResultRow.run_id == run_id))
+    insert_lists(session, needs)
+    if plan:
+        session.execute(insert(RankingResultRow), list(plan))
+    n_citizen_entries = session.scalar(
+        select(func.coalesce(func.sum(RankingBlockRow.n_results), 0)).where(RankingBlockRow.run_id == run_id)
     )
     session.execute(update(RankingBlockRow).where(RankingBlockRow.run_id == run_id).values(partial=None))
     session.execute(
@@ -276,7 +287,7 @@ def finish(session: Session, run_id: int, rows: Sequence[tuple[object, ...]], re
             status=COMPLETED,
             finished_at=utcnow(),
             heartbeat_at=utcnow(),
-            n_results=n_citizen_rows or 0,
+            n_results=int(n_citizen_entries or 0) + needs.n_entries,
             report=json.loads(json.dumps(report)),
             error=None,
         )
@@ -303,6 +314,7 @@ def prune(session: Session, retention_days: int, now: dt.datetime | None = None)
     if ids:
         # explicit deletes: SQLite only cascades with foreign keys on, and bulk deletes bypass ORM cascades
         session.execute(delete(RankingResultRow).where(RankingResultRow.run_id.in_(ids)))
+        session.execute(delete(RankingListRow).where(RankingListRow.run_id.in_(ids)))
         session.execute(delete(RankingBlockRow).where(RankingBlockRow.run_id.in_(ids)))
         session.execute(delete(RankingRunRow).where(RankingRunRow.id.in_(ids)))
         log.info("pruned %d ranking runs older than %d days", len(ids), retention_days)

@@ -23,7 +23,7 @@ from matcher.storage import (
     RankingRunRow,
     transaction,
 )
-from matcher.storage._tables import RankingBlockRow
+from matcher.storage._tables import RankingBlockRow, RankingListRow
 from matcher.taxonomy import Postcodes, Taxonomy
 from tests.batch._world import TODAY
 
@@ -31,18 +31,19 @@ Lists = dict[str, list[tuple[int, int, int, float]]]
 
 
 def read_results(sessions: sessionmaker[Session], run_id: int) -> Lists:
-    """direction → sorted (citizen_id, need_id, rank, score) of a run."""
-    out: Lists = {}
+    """direction → sorted (citizen_id, need_id, rank, score) of a run: the ranked lists both ways and the plan."""
+    out: Lists = {"citizen": [], "need": [], "plan": []}
     with transaction(sessions) as session:
-        query = select(
-            RankingResultRow.direction,
-            RankingResultRow.citizen_id,
-            RankingResultRow.need_id,
-            RankingResultRow.rank,
-            RankingResultRow.score,
-        ).where(RankingResultRow.run_id == run_id)
-        for direction, cid, nid, rank, score in session.execute(query):
-            out.setdefault(direction, []).append((cid, nid, rank, round(score, 6)))
+        lists = select(RankingListRow).where(RankingListRow.run_id == run_id)
+        for row in session.scalars(lists):
+            for rank, (other, score) in enumerate(zip(row.ids, row.scores, strict=True), start=1):
+                pair = (row.owner_id, other) if row.direction == "citizen" else (other, row.owner_id)
+                out[row.direction].append((*pair, rank, round(score, 6)))
+        plan = select(
+            RankingResultRow.citizen_id, RankingResultRow.need_id, RankingResultRow.rank, RankingResultRow.score
+        ).where(RankingResultRow.run_id == run_id, RankingResultRow.direction == "plan")
+        for cid, nid, rank, score in session.execute(plan):
+            out["plan"].append((cid, nid, rank, round(score, 6)))
     return {key: sorted(value) for key, value in out.items()}
 
 
@@ -222,6 +223,6 @@ def test_old_runs_are_pruned_but_never_the_latest_completed(world, taxonomy, pos
     j.run()
     with transaction(sessions) as session:
         left = set(session.scalars(select(RankingRunRow.id)))
-        orphans = session.scalars(select(RankingResultRow.run_id).where(RankingResultRow.run_id.in_(ids))).first()
+        orphans = session.scalars(select(RankingListRow.run_id).where(RankingListRow.run_id.in_(ids))).first()
     assert left == {newest}
     assert orphans is None
