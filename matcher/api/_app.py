@@ -37,6 +37,7 @@ from matcher.storage import (
     upgrade,
 )
 from matcher.web import install as install_web
+from matcher.web import install as install_web
 
 log = logging.getLogger(__name__)
 

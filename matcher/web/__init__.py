@@ -1,1 +1,39 @@
-"""web layer (see DESIGN.md §2)."""
+"""Consultant and employer pages, served by the API's own app under ``/ui`` (see docs/web.md).
+
+:func:`install` is the one call the app factory makes: the session middleware (signed cookie), the static files
+and the routers of the pages and of their same-origin ``/ui/api`` proxy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from matcher.config import Settings
+from matcher.web._pages import router as pages_router
+from matcher.web._proxy import router as proxy_router
+
+SESSION_COOKIE = "matcher_session"
+SESSION_MAX_AGE = 8 * 3600
+"""A working day: a consultant signs in once in the morning."""
+
+__all__ = ["SESSION_COOKIE", "install"]
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Mount the pages on ``app``."""
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.session_secret.get_secret_value(),
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE,
+        path="/ui",
+        same_site="strict",
+        https_only=settings.session_https_only,
+    )
+    app.mount("/ui/static", StaticFiles(directory=Path(__file__).parent / "static"), name="ui-static")
+    app.include_router(pages_router)
+    app.include_router(proxy_router)
