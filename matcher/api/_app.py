@@ -37,7 +37,6 @@ from matcher.storage import (
     upgrade,
 )
 from matcher.web import install as install_web
-from matcher.web import install as install_web
 
 log = logging.getLogger(__name__)
 
