@@ -46,6 +46,11 @@ def _date_en(day: dt.date) -> str:
     return day.strftime("%d %B %Y").lstrip("0")
 
 
+def _cap(text: str) -> str:
+    """First letter upper-case, the rest untouched (str.capitalize would turn "IT-supporter" into "It-supporter")."""
+    return text[:1].upper() + text[1:]
+
+
 def _cefr(rank: int) -> str:
     return CEFR_ORDER[rank - 1].value if rank > 0 else "-"
 
@@ -100,8 +105,8 @@ def explain(
     if gates & Gate.REGULATED_PROFESSION:
         add(
             100,
-            f"{occ_da.capitalize()} er et reguleret erhverv i Danmark: kræver dansk autorisation",
-            f"{occ_en.capitalize()} is a regulated profession in Denmark: requires Danish authorisation",
+            f"{_cap(occ_da)} er et reguleret erhverv i Danmark: kræver dansk autorisation",
+            f"{_cap(occ_en)} is a regulated profession in Denmark: requires Danish authorisation",
         )
     if gates & Gate.EXPIRED and need.expires:
         add(99, f"Opslaget udløb {_date_da(need.expires)}", f"The posting expired on {_date_en(need.expires)}")
@@ -195,12 +200,12 @@ def explain(
         asked, have = cefr_rank(req.cefr), spoken.get(req.language, 0)
         name_da, name_en = language_name(req.language, "da"), language_name(req.language, "en")
         if have >= asked:
-            add(5 + impact("language"), f"{name_da.capitalize()} på niveau {_cefr(have)} opfylder kravet ({req.cefr})",
+            add(5 + impact("language"), f"{_cap(name_da)} på niveau {_cefr(have)} opfylder kravet ({req.cefr})",
                 f"{name_en} at level {_cefr(have)} meets the requirement ({req.cefr})")  # fmt: skip
             continue
         gated = bool(gates & Gate.LANGUAGE) and req.hard
         if have:
-            da = f"{name_da.capitalize()} på niveau {_cefr(have)}; jobbet kræver {req.cefr}"
+            da = f"{_cap(name_da)} på niveau {_cefr(have)}; jobbet kræver {req.cefr}"
             en = f"{name_en} at level {_cefr(have)}; the job asks for {req.cefr}"
         else:
             da = f"Intet kendt niveau i {name_da}; jobbet kræver {req.cefr}"
