@@ -183,7 +183,7 @@ class RuleScorer(Scorer):
         """
         occ_all = needs.occupation[n_rows]
         uniq, inv = np.unique(occ_all, return_inverse=True)
-        if uniq[-1] < 0:
+        if len(uniq) == 0 or uniq[-1] < 0:
             return _const(0.0, shape)
         isco = np.where(uniq >= 0, self.taxonomy.occupation_isco[np.maximum(uniq, 0)], -1)
         p = self.policy

@@ -159,6 +159,9 @@ class ScorerContract:
         block = scorer.score_block(cf, np.array([], np.int64), nf, np.arange(nf.n))
         assert block.total.shape == (0, nf.n)
         assert all(arr.shape == (0, nf.n) for arr in block.components.values())
+        block = scorer.score_block(cf, np.arange(cf.n), nf, np.array([], np.int64))
+        assert block.total.shape == block.gates.shape == (cf.n, 0)
+        assert all(arr.shape == (cf.n, 0) for arr in block.components.values())
 
     def test_scores_concatenated_features_like_the_parts(
         self, scorer: Scorer, taxonomy: toy.Taxonomy, features: tuple[CitizenFeatures, NeedFeatures]
