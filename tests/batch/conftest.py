@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from matcher.config import Settings, get_settings
 from matcher.taxonomy import Postcodes, Taxonomy, get_taxonomy, load_postcodes
 from tests.batch._world import fill_database, sqlite_url
+from tests.storage._db import db_url, pg_schema_url
+
+__all__ = ["db_url", "pg_schema_url"]
 
 N_CITIZENS, N_NEEDS = 240, 60
 
