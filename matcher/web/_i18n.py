@@ -117,6 +117,7 @@ DA: dict[str, str] = {
     "extract": "Find kompetencer i teksten",
     "extracted_none": "Ingen kompetencer fundet i teksten.",
     "extracted_n": "{n} kompetencer fundet – fjern dem, der ikke passer.",
+    "language_legend": "Sprog",
     "language_da": "Dansk mindst (CEFR)",
     "language_none": "Intet krav",
     "language_hard": "Kravet er ufravigeligt",
@@ -229,6 +230,7 @@ EN: dict[str, str] = {
     "extract": "Find skills in the text",
     "extracted_none": "No skills found in the text.",
     "extracted_n": "{n} skills found – remove those that do not fit.",
+    "language_legend": "Language",
     "language_da": "Danish at least (CEFR)",
     "language_none": "No requirement",
     "language_hard": "The requirement is strict",
@@ -271,12 +273,12 @@ COMPONENT: dict[str, dict[str, str]] = {
     "da": {
         "skills": "Kompetencer", "experience": "Erfaring", "qualification": "Uddannelse", "language": "Sprog",
         "schedule": "Arbejdstid", "geography": "Afstand", "availability": "Tilgængelighed",
-        "overqualification": "Overkvalificering",
+        "overqualification": "Overkvalificering (ikke i scoren)",
     },
     "en": {
         "skills": "Skills", "experience": "Experience", "qualification": "Qualification", "language": "Language",
         "schedule": "Schedule", "geography": "Distance", "availability": "Availability",
-        "overqualification": "Overqualification",
+        "overqualification": "Overqualification (not in the score)",
     },
 }  # fmt: skip
 

@@ -40,9 +40,7 @@ def _json_script(value: Any) -> Markup:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
-def _render(
-    request: Request, template: str, user: WebUser | None, status_code: int = 200, **context: Any
-) -> Response:
+def _render(request: Request, template: str, user: WebUser | None, status_code: int = 200, **context: Any) -> Response:
     lang = pick_lang(request)
     other = "en" if lang == "da" else "da"
     response = templates.TemplateResponse(

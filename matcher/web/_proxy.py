@@ -56,6 +56,4 @@ async def proxy(path: str, request: Request) -> Response:
             content=await request.body(),
             headers=headers,
         )
-    return Response(
-        reply.content, status_code=reply.status_code, media_type=reply.headers.get("content-type")
-    )
+    return Response(reply.content, status_code=reply.status_code, media_type=reply.headers.get("content-type"))

@@ -60,9 +60,7 @@ def find_needs(session: Session, q: str = "", kind: str = "", employer_id: int |
     if employer_id is not None:
         query = query.where(NeedRow.employer_id == employer_id)
     rows = session.execute(query.order_by(NeedRow.id.desc()).limit(NEEDS_SHOWN)).all()
-    return [
-        NeedItem(n.id, n.title, n.kind, n.postcode, n.positions, n.employer_id, name) for n, name in rows
-    ]
+    return [NeedItem(n.id, n.title, n.kind, n.postcode, n.positions, n.employer_id, name) for n, name in rows]
 
 
 def latest_plan(session: Session) -> PlanView | None:

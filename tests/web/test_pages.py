@@ -125,7 +125,7 @@ def test_employer_posts_need_then_consultant_pins_a_candidate(page: Page, live: 
 
     # open the first candidate: their best needs and hybrid slots
     link = first.locator("h2 a")
-    citizen_id = int(link.get_attribute("href").rsplit("/", 1)[1])  # type: ignore[union-attr]
+    citizen_id = int((link.get_attribute("href") or "").rsplit("/", 1)[1])
     link.click()
     page.wait_for_url(f"**/ui/consultant/citizens/{citizen_id}")
     expect(page.locator("#citizen-facts dd").first).to_be_visible()
@@ -240,8 +240,15 @@ def test_plan_page(page: Page, live: Live) -> None:
         for rank, (cid, nid, score) in enumerate(pairs, start=1):
             session.add(
                 RankingResultRow(
-                    run_id=run.id, direction="plan", citizen_id=cid, need_id=nid, rank=rank, score=score,
-                    components={}, gates=[], assigned=True,
+                    run_id=run.id,
+                    direction="plan",
+                    citizen_id=cid,
+                    need_id=nid,
+                    rank=rank,
+                    score=score,
+                    components={},
+                    gates=[],
+                    assigned=True,
                 )
             )
         session.commit()

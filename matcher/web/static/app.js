@@ -51,12 +51,15 @@ function say(node, text, isError) {
 
 // ------------------------------------------------------------------------------------------- score rendering
 
+// Components reported next to the score but not part of it (drawn in grey, labelled as such).
+const INFO_ONLY = { overqualification: true };
+
 function componentBars(components) {
   const list = el("dl", { class: "bars" });
   for (const [name, value] of Object.entries(components)) {
     const pct = Math.round(Math.max(0, Math.min(1, value)) * 100);
     const label = I18N.component[name] || name;
-    list.append(el("div", { class: "bar-row" },
+    list.append(el("div", { class: name in INFO_ONLY ? "bar-row info" : "bar-row" },
       el("dt", { text: label }),
       el("dd", {},
         el("span", { class: "bar", role: "meter", "aria-valuenow": String(pct), "aria-valuemin": "0",
@@ -82,12 +85,13 @@ function explanationList(explanation) {
 }
 
 function scoreBlock(result) {
-  return [
-    el("p", { class: "score" }, el("strong", { text: T.score + ": " }), String(Math.round(result.score * 100) / 100)),
-    el("h3", { class: "h4", text: T.components }), componentBars(result.components),
-    el("h3", { class: "h4", text: T.gates }), gateList(result.gates),
-    el("h3", { class: "h4", text: T.explanation }), explanationList(result.explanation),
-  ];
+  return [el("div", { class: "detail" },
+    el("div", {},
+      el("p", { class: "score" }, el("strong", { text: T.score + ": " }), String(Math.round(result.score * 100) / 100)),
+      el("h3", { class: "h4", text: T.components }), componentBars(result.components)),
+    el("div", {},
+      el("h3", { class: "h4", text: T.gates }), gateList(result.gates),
+      el("h3", { class: "h4", text: T.explanation }), explanationList(result.explanation)))];
 }
 
 // ------------------------------------------------------------------------------------------- consultant
