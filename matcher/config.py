@@ -161,6 +161,9 @@ class Settings(BaseSettings):
     rerank_at: str | None = Field(None, description="HH:MM local time for the service's own nightly run")
     run_retention_days: int = Field(14, ge=1)
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    max_bulk_body_bytes: int = Field(
+        100 * 1024 * 1024, ge=1024, description="body limit of the :bulk endpoints (10,000 profiles are ~20 MB)"
+    )
     resolve_threshold: float = Field(
         0.5, ge=0, le=1, description="minimum normalisation score for a free-text skill/title to be accepted"
     )

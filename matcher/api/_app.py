@@ -105,7 +105,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         openapi_tags=TAGS,
         lifespan=lifespan,
     )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, max_bulk_bytes=settings.max_bulk_body_bytes
+    )
     install_error_handlers(app)
     for module in (employers, citizens, vacancies, rankings, search, feedback, taxonomy, health, ranking_runs):
         app.include_router(module.router)

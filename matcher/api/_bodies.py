@@ -13,25 +13,31 @@ from matcher.api.errors import BodyFieldError
 
 
 class BodySizeLimit:
-    """Refuse bodies over ``max_bytes`` with 413 — by Content-Length before reading, and while streaming for
-    chunked uploads — so an oversize upload never reaches a parser or the database."""
+    """Refuse bodies over the limit with 413 — by Content-Length before reading, and while streaming for chunked
+    uploads — so an oversize upload never reaches a parser or the database.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    The ``:bulk`` routes have their own, larger limit: 10,000 profiles (the promised batch size) are about 20 MB,
+    over the 10 MB that is plenty for any single item.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_bulk_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_bulk_bytes = max_bulk_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bulk_bytes if scope.get("path", "").endswith(":bulk") else self.max_bytes
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.max_bytes:
-                    await _send_413(send, self.max_bytes)
+                if declared > limit:
+                    await _send_413(send, limit)
                     return
         seen = 0
 
@@ -40,8 +46,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise HTTPException(413, f"body: larger than the limit of {self.max_bytes} bytes")
+                if seen > limit:
+                    raise HTTPException(413, f"body: larger than the limit of {limit} bytes")
             return message
 
         await self.app(scope, limited, send)

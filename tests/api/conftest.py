@@ -86,7 +86,8 @@ def seed_keys(url: str) -> tuple[dict[str, str], int, int]:
 @pytest.fixture
 def api(db_url: str, services: Services) -> Iterator[Api]:
     keys, a, b = seed_keys(db_url)
-    app = create_app(Settings(database_url=db_url, max_body_bytes=2 * 1024 * 1024), services=services)
+    settings = Settings(database_url=db_url, max_body_bytes=1024 * 1024, max_bulk_body_bytes=2 * 1024 * 1024)
+    app = create_app(settings, services=services)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, keys=keys, employer_a=a, employer_b=b, db_url=db_url)
 

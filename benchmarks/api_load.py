@@ -1,0 +1,175 @@
+"""Load test of the HTTP service on loopback: bulk upload of 10k citizens, then searches/s and latency.
+
+Starts a real ``matcher serve`` (one process, as in production) on 127.0.0.1 with a fresh SQLite file, uploads
+synthetic citizens and needs through the bulk endpoints (timed), then hammers
+``GET /v1/vacancies/{id}/candidates`` from a thread pool for a fixed time and prints searches/s, p50/p95/p99 and
+errors; then a shorter run of ad-hoc ``POST /v1/search/candidates``. Uses ``wrk`` when installed (less client
+CPU on the same 2 cores), else httpx in threads. Everything is bounded in time.
+
+    .venv/bin/python benchmarks/api_load.py [--citizens 10000] [--needs 300] [--seconds 20] [--threads 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from matcher.storage import EmployerRepository, KeyRepository, open_database, transaction  # noqa: E402
+from matcher.synthetic import generate  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def hammer(base: str, key: str, make_request: object, seconds: float, threads: int) -> dict[str, float]:
+    """Requests from ``threads`` keep-alive clients for ``seconds``; returns throughput and latency in ms."""
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def worker(seed: int) -> None:
+        nonlocal errors
+        rng = random.Random(seed)
+        mine: list[float] = []
+        bad = 0
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+            while time.monotonic() < stop:
+                t0 = time.perf_counter()
+                response = make_request(client, rng)  # type: ignore[operator]
+                mine.append((time.perf_counter() - t0) * 1000)
+                if response.status_code != 200:
+                    bad += 1
+        with lock:
+            latencies.extend(mine)
+            errors += bad
+
+    started = time.monotonic()
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    elapsed = time.monotonic() - started
+    return {
+        "requests": len(latencies),
+        "per_s": len(latencies) / elapsed,
+        "p50": percentile(latencies, 0.50),
+        "p95": percentile(latencies, 0.95),
+        "p99": percentile(latencies, 0.99),
+        "median": statistics.median(latencies) if latencies else float("nan"),
+        "errors": errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--citizens", type=int, default=10_000)
+    parser.add_argument("--needs", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="matcher-load-"))
+    url = f"sqlite:///{workdir / 'load.sqlite'}"
+    world = generate(args.citizens, args.needs, seed=11)
+    db, sessions = open_database(url)
+    with transaction(sessions) as session:
+        employer_ids = [EmployerRepository(session).add(e).id for e in world.employers]
+        _, key = KeyRepository(session).create("consultant", label="load test")
+    db.dispose()
+    citizens = [c.model_dump(mode="json", exclude_none=True) for c in world.citizens]
+    needs = [
+        {**v.model_dump(mode="json", exclude_none=True), "employer_id": employer_ids[v.employer_id - 1]}
+        for v in world.vacancies
+    ]
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = (workdir / "server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "matcher.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        env={**os.environ, "MATCHER_DATABASE_URL": url}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        t0 = time.monotonic()
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() - t0 > 240:
+                raise SystemExit(f"server did not start; see {workdir / 'server.log'}")
+            time.sleep(0.3)
+        print(f"server up in {time.monotonic() - t0:.1f} s (pid {server.pid}, {base})")
+        auth = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=base, headers=auth, timeout=300) as client:
+            body = json.dumps(citizens).encode()
+            t0 = time.perf_counter()
+            r = client.post("/v1/citizens:bulk", content=body, headers={"Content-Type": "application/json"})
+            bulk_s = time.perf_counter() - t0
+            assert r.status_code == 201, r.text[:500]
+            print(f"bulk upload: {len(citizens)} citizens ({len(body) / 1e6:.1f} MB) in {bulk_s:.2f} s "
+                  f"(target ≤ 20 s) — normalisation, one transaction, index update")  # fmt: skip
+            t0 = time.perf_counter()
+            r = client.post("/v1/vacancies:bulk", json=needs)
+            assert r.status_code == 201, r.text[:500]
+            need_ids = r.json()["ids"]
+            print(f"bulk upload: {len(needs)} needs in {time.perf_counter() - t0:.2f} s")
+
+        def candidates(client: httpx.Client, rng: random.Random) -> httpx.Response:
+            return client.get(f"/v1/vacancies/{rng.choice(need_ids)}/candidates", params={"limit": 20})
+
+        def ad_hoc(client: httpx.Client, rng: random.Random) -> httpx.Response:
+            return client.post("/v1/search/candidates", json={"need": rng.choice(needs), "limit": 20})
+
+        hammer(base, key, candidates, 2.0, args.threads)  # warm-up
+        for name, fn, seconds in (
+            ("GET /v1/vacancies/{id}/candidates", candidates, args.seconds),
+            ("POST /v1/search/candidates (ad hoc)", ad_hoc, max(5.0, args.seconds / 4)),
+        ):
+            res = hammer(base, key, fn, seconds, args.threads)
+            print(
+                f"{name}: {res['per_s']:.0f} searches/s over {seconds:.0f} s with {args.threads} client threads, "
+                f"{args.citizens} citizens; latency ms median {res['median']:.1f} p95 {res['p95']:.1f} "
+                f"p99 {res['p99']:.1f}; errors {res['errors']} of {res['requests']:.0f} "
+                f"(targets ≥ 300/s, p99 ≤ 250 ms, 0 errors)"
+            )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
