@@ -45,6 +45,7 @@ STEM_FACTOR = 0.94  # "sygeplejersker", "lagerarbejderen"
 FUZZY_CAP = 0.92  # a fuzzy match never outranks a dictionary hit
 PREFERRED_BONUS = 0.02
 SHARED_LABEL_FACTOR = 0.95
+SUPPORT_WEIGHT = 1.0
 OTHER_LANG_FACTOR = 0.9  # labels outside the requested language still count, a little less
 TFIDF_CANDIDATES = 40
 HEAD_MIN_CHARS = 4
@@ -132,6 +133,8 @@ class _Kind:
             return []
         idx = self.index
         best: dict[int, tuple[float, int]] = {}  # concept row → (score, label row)
+        best_shared: dict[int, bool] = {}  # concept row → its best label is shared with other concepts
+        second: dict[int, float] = {}  # concept row → its second-best unshared label's score
 
         def offer(keys: Sequence[int] | np.ndarray, score_of_key: Callable[[int], float]) -> None:
             for key in keys:
@@ -150,8 +153,19 @@ class _Kind:
                     if lang is not None and self.label_lang[label_row] != lang:
                         score *= OTHER_LANG_FACTOR
                     concept = int(self.table.concept[label_row])
-                    if score > best.get(concept, (-1.0, 0))[0]:
+                    current = best.get(concept)
+                    if current is None:
                         best[concept] = (score, int(label_row))
+                        best_shared[concept] = shared
+                        continue
+                    runner_up, runner_up_shared = score, shared
+                    if score > current[0]:
+                        runner_up, runner_up_shared = current[0], best_shared[concept]
+                        best[concept] = (score, int(label_row))
+                        best_shared[concept] = shared
+                    # Only a label of this concept alone counts as support (a shared one says little).
+                    if not runner_up_shared and runner_up > second.get(concept, 0.0):
+                        second[concept] = runner_up
 
         exact = idx.labels.id(query)
         if exact is not None:
@@ -165,6 +179,13 @@ class _Kind:
             by_key = dict(zip(keys.tolist(), fuzzy.tolist(), strict=True))
             offer(keys, by_key.__getitem__)
 
+        # A concept with a second close label is more likely meant than one with a single close label
+        # (+0.03 acc@1 in the hold-out benchmark). The noisy-or form stays below FUZZY_CAP, so support never
+        # lifts a fuzzy match above a dictionary hit, and leaves dictionary hits as they are.
+        for concept, other in second.items():
+            score, label_row = best[concept]
+            if score < FUZZY_CAP:
+                best[concept] = (score + SUPPORT_WEIGHT * other * (FUZZY_CAP - score), label_row)
         ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[: limit + TIE_WINDOW]
         # Ties (a label shared by several concepts) go to the concept whose own preferred label is closest.
         ranked.sort(
@@ -189,16 +210,16 @@ EXACT_SCORE_BY_CODE = np.array(
 def _fuzzy_scores(query: str, keys: list[str], cosines: np.ndarray) -> np.ndarray:
     """Calibrated fuzzy score per key in [0, FUZZY_CAP].
 
-    ``WRatio`` rewards word subsets and partial matches, plain ``ratio`` whole-string edit similarity (typos),
-    the TF-IDF cosine shared character n-grams (compounds). Two structural rules lift specialisations of what
-    was typed: the key *ends* with the query (the head of a Danish compound or an English noun phrase:
-    "truckfører" → "gaffeltruckfører", "nurse" → "specialist nurse"), or contains all its words. The blend is
-    raised to a power so that junk (blend ≈ 0.5) lands well below 0.4 while a one-typo match (≈ 0.95) stays
-    near 0.85.
+    The blend is mostly the TF-IDF cosine (shared character n-grams: the best single signal for unseen
+    synonyms in the hold-out benchmark) plus rapidfuzz's ``ratio`` (whole-string edit similarity, which sorts
+    out typos); rapidfuzz's ``WRatio`` was tried and lowered acc@1 on held-out Danish titles. Two structural
+    rules lift specialisations of what was typed: the key *ends* with the query (the head of a Danish compound
+    or an English noun phrase: "truckfører" → "gaffeltruckfører", "nurse" → "specialist nurse"), or contains
+    all its words. The power spreads the scale so that junk (blend ≈ 0.2) lands far below 0.4 and a one-typo
+    match (≈ 0.8) near 0.7.
     """
-    wratio = process.cdist([query], keys, scorer=fuzz.WRatio, dtype=np.float32)[0] / 100.0
     ratio = process.cdist([query], keys, scorer=fuzz.ratio, dtype=np.float32)[0] / 100.0
-    blend = 0.45 * wratio + 0.35 * ratio + 0.20 * cosines
+    blend = 0.8 * cosines + 0.2 * ratio
     squeezed = compact(query)
     words = set(query.split())
     if len(squeezed) >= HEAD_MIN_CHARS:
@@ -208,7 +229,7 @@ def _fuzzy_scores(query: str, keys: list[str], cosines: np.ndarray) -> np.ndarra
                 blend[i] = max(blend[i], 0.88 + 0.08 * share)
             elif words <= set(key.split()):
                 blend[i] = max(blend[i], 0.86 + 0.08 * share)
-    return np.asarray(FUZZY_CAP * np.power(np.clip(blend, 0.0, 1.0), 1.5), dtype=np.float64)
+    return np.asarray(FUZZY_CAP * np.power(np.clip(blend, 0.0, 1.0), 1.2), dtype=np.float64)
 
 
 # ------------------------------------------------------------------------------------------------- extraction
