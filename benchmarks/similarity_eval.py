@@ -75,6 +75,8 @@ def main() -> None:
         f"seed {args.seed}, {time.perf_counter() - start:.1f} s)\n"
     )
     print(report.table())
+    print()
+    print(report.summary())
 
     labels = pd.read_csv(data_dir / "esco" / "skills_en.csv.gz", usecols=["conceptUri", "preferredLabel"])
     by_label = dict(zip(labels["preferredLabel"], labels["conceptUri"], strict=True))

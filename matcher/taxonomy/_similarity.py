@@ -158,7 +158,7 @@ def load_esco_skill_data(data_dir: Path) -> EscoSkillData:
         essential=essential,
         skill_broader=skill_broader,
         occupation_isco=isco,
-        source=f"ESCO v1.1.1 English CSVs in {esco}",
+        source=f"ESCO v1.1.1 English CSVs in {Path(data_dir).name}/esco",
     )
 
 
@@ -472,6 +472,20 @@ class HoldoutReport:
                     )
         return "\n".join(lines)
 
+    def summary(self) -> str:
+        """One line per scenario: MRR change over exact matching for each method and credit (the headline)."""
+        lines = ["MRR minus exact matching's MRR (positive = partial credit helps):", ""]
+        for scenario, by_method in self.metrics.items():
+            base = by_method["exact"][0.0].mrr
+            parts = [
+                f"{method} @{credit:g} {m.mrr - base:+.3f}"
+                for method, by_credit in by_method.items()
+                if method != "exact"
+                for credit, m in by_credit.items()
+            ]
+            lines.append(f"- {scenario}: " + ", ".join(parts))
+        return "\n".join(lines)
+
 
 def _credit_vector(have: np.ndarray, related: sp.csr_matrix | None, credit: float, n_skills: int) -> np.ndarray:
     """Per skill: 1 if held, else ``credit`` × the best similarity to a held skill (the scoring layer's rule)."""
@@ -623,7 +637,7 @@ def write_model_card(
             f"Honest hold-out (`evaluate_holdout`, seed {report.seed}): {report.n_pool} occupations hidden from a "
             f"fit on the other {report.n_train_occupations}, and only the hidden pool ranked; related-skill credit "
             f"{', '.join(f'{c:g}' for c in report.credits)} (the scoring policy's `related_skill_credit` defaults to "
-            f"0.5; credit 0 is exact matching).\n\n{report.table()}"
+            f"0.5; credit 0 is exact matching).\n\n{report.table()}\n\n{report.summary()}"
         )
     text = f"""# Model card: skill similarity (`models/skill_similarity`)
 

@@ -19,6 +19,8 @@ def test_fitted_partial_credit_beats_exact_matching_on_held_out_profiles(esco: E
                 assert 0 <= m.accuracy_at_1 <= m.accuracy_at_10 <= 1
                 assert m.accuracy_at_1 <= m.mrr <= 1 and 0 <= m.ndcg_at_10 <= 1
     assert "| sparse_profile | fitted | 0.1 |" in report.table()
+    delta = sparse["fitted"][0.1].mrr - sparse["exact"][0.0].mrr
+    assert f"fitted @0.1 {delta:+.3f}" in report.summary()
 
 
 def test_pool_size_is_checked(esco: EscoSkillData) -> None:
