@@ -16,6 +16,17 @@ from tests.web.conftest import Live, shoot
 AD_TEXT = "Vi søger en lagermedarbejder med truckcertifikat. Du skal kunne betjene gaffeltruck og holde orden."
 
 
+UNLABELLED_JS = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+  .map(e => e.id || e.outerHTML.slice(0, 80))"""
+
+
+def unlabelled(page: Page) -> list[str]:
+    """Form controls a screen reader could not name (no <label>, no aria-label, no text)."""
+    found: list[str] = page.evaluate(UNLABELLED_JS)
+    return found
+
+
 def sign_in(page: Page, key: str) -> None:
     page.goto("/ui/login")
     page.get_by_label(re.compile("API-nøgle|API key")).fill(key)
@@ -49,6 +60,7 @@ def post_hybrid_need(page: Page, title: str) -> tuple[int, list[str]]:
     expect(chips).to_have_count(before - 1)
     page.get_by_label("Dansk mindst (CEFR)", exact=True).select_option("A2")
     page.get_by_label("Arbejdspladsen tilbyder sprogstøtte").check()
+    assert unlabelled(page) == []
     chosen = [uri for uri in chips.evaluate_all("items => items.map(i => i.dataset.uri)")]
     shoot(page, "employer_need_form")
     page.get_by_role("button", name="Gem").click()
@@ -111,6 +123,7 @@ def test_employer_posts_need_then_consultant_pins_a_candidate(page: Page, live: 
     expect(first.locator(".bars [role=meter]").first).to_be_visible()
     expect(first.locator(".explanation li").first).to_be_visible()
     assert first.locator(".gates li, .gates-none").count() >= 1
+    assert unlabelled(page) == []
     shoot(page, "consultant_candidates")
 
     # filters reach the API: a tiny radius leaves fewer (or no) candidates
