@@ -637,7 +637,12 @@ def write_model_card(
             f"Honest hold-out (`evaluate_holdout`, seed {report.seed}): {report.n_pool} occupations hidden from a "
             f"fit on the other {report.n_train_occupations}, and only the hidden pool ranked; related-skill credit "
             f"{', '.join(f'{c:g}' for c in report.credits)} (the scoring policy's `related_skill_credit` defaults to "
-            f"0.5; credit 0 is exact matching).\n\n{report.table()}\n\n{report.summary()}"
+            f"0.5; credit 0 is exact matching). Scenarios: `half_essential` = half of an occupation's essential "
+            "skills + 3 random ones, find that occupation; `sparse_profile` = a quarter of the essential + half of "
+            "the optional skills + 3 random, find that occupation; `isco_neighbours` = all essential skills, find "
+            "the other occupations of its ISCO-08 unit group. Methods: `exact` (no partial credit), "
+            "`esco_siblings` (shared broader concept), `fitted` (this model), and their elementwise max."
+            f"\n\n{report.table()}\n\n{report.summary()}"
         )
     text = f"""# Model card: skill similarity (`models/skill_similarity`)
 
@@ -670,8 +675,9 @@ explicit relations by elementwise max, scaled by the policy's `related_skill_cre
 suggestions for consultants. Not a measure of a person's ability; never used alone to exclude anyone.
 
 ## Limits
-- Co-occurrence finds skills *needed together* as much as skills that *replace* each other: "operate forklift"
-  sits near warehouse and production-line skills, not only near other truck skills.
+- Co-occurrence finds skills *needed together* as much as skills that *replace* each other: the nearest skills
+  to "operate forklift" are production-line (rubber) skills whose occupations use forklifts; warehouse skills
+  such as "stack empty pallets" come after them.
 - Only ESCO's occupation profiles are seen: no Danish vacancies, no hiring outcomes. Skills in fewer than
   {params["min_cooccurrence"]} occupations (and new skills) get no neighbours.
 - On the hold-out above, partial credit is not a free win: read the metrics before raising
