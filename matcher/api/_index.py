@@ -7,13 +7,21 @@ fails before its commit never touches the index.
 
 Next to the engine it keeps the few facts the API needs per result without a database round trip: a citizen's
 external_ref and consent, a need's employer, title and kind.
+
+Ranked lists of stored needs and citizens are cached (LRU). Any write — a citizen, a need, an override — clears
+the whole cache, so a cached list is always the one the engine would compute now; the day is part of the key,
+since availability and expiry depend on it. Consultants reopen the same lists far more often than data changes,
+and the engine scores every citizen in reach per query, so this is what makes repeated reads cheap; a list is
+computed at most once between two writes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import threading
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,10 +42,27 @@ class NeedFacts:
     kind: str
 
 
+CACHE_ENTRIES = 4096
+
+
+def filter_key(filters: Any) -> Hashable:
+    """A hashable key of a CandidateFilter / NeedFilter (their set fields are not hashable)."""
+    if filters is None:
+        return None
+    return tuple(
+        (name, frozenset(value) if isinstance(value, set | frozenset) else value)
+        for name, value in sorted(vars(filters).items())
+    )
+
+
 class LiveIndex:
-    def __init__(self, engine: EngineLike) -> None:
+    def __init__(self, engine: EngineLike, cache_entries: int = CACHE_ENTRIES) -> None:
         self.engine = engine
         self.write_mutex = threading.RLock()
+        self.cache_entries = cache_entries
+        self._cache: OrderedDict[Hashable, list[Match]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._version = 0
         self._citizens: dict[int, CitizenFacts] = {}
         self._needs: dict[int, NeedFacts] = {}
 
@@ -65,11 +90,13 @@ class LiveIndex:
         elif items:
             self.engine.bulk_load(items, [])
         self._citizens.update((cid, _citizen_facts(c)) for cid, c in items)
+        self._invalidate()
 
     def drop_citizen(self, citizen_id: int) -> None:
         self._citizens.pop(citizen_id, None)
         with contextlib.suppress(KeyError):  # already absent: the goal of a removal is met
             self.engine.remove_citizen(citizen_id)
+        self._invalidate()
 
     def put_needs(self, items: Sequence[tuple[int, Vacancy]]) -> None:
         if len(items) == 1:
@@ -77,14 +104,17 @@ class LiveIndex:
         elif items:
             self.engine.bulk_load([], items)
         self._needs.update((nid, _need_facts(v)) for nid, v in items)
+        self._invalidate()
 
     def drop_need(self, need_id: int) -> None:
         self._needs.pop(need_id, None)
         with contextlib.suppress(KeyError):
             self.engine.remove_need(need_id)
+        self._invalidate()
 
     def set_overrides(self, pinned: set[tuple[int, int]], hidden: set[tuple[int, int]]) -> None:
         self.engine.set_feedback_overrides(pinned, hidden)
+        self._invalidate()
 
     # ----------------------------------------------------------------------------------------- reads
 
@@ -94,14 +124,45 @@ class LiveIndex:
     def need(self, need_id: int) -> NeedFacts | None:
         return self._needs.get(need_id)
 
+    def _invalidate(self) -> None:
+        """Called after every engine update: drops cached lists, and the version bump stops a list computed
+        during the update from being cached."""
+        with self._cache_lock:
+            self._version += 1
+            self._cache.clear()
+
+    def _cached(self, key: Hashable, compute: Callable[[], list[Match]]) -> list[Match]:
+        full_key = (dt.date.today(), key)
+        with self._cache_lock:
+            hit = self._cache.get(full_key)
+            if hit is not None:
+                self._cache.move_to_end(full_key)
+                return hit
+            version = self._version
+        value = compute()
+        with self._cache_lock:
+            if version == self._version:  # no write happened meanwhile: the value is current
+                self._cache[full_key] = value
+                if len(self._cache) > self.cache_entries:
+                    self._cache.popitem(last=False)
+        return value
+
     def candidates(self, need_id: int, limit: int, offset: int, filters: Any) -> list[Match]:
-        return self.engine.candidates(need_id, limit=limit, offset=offset, filters=filters, explain=True)
+        return self._cached(
+            ("candidates", need_id, limit, offset, filter_key(filters)),
+            lambda: self.engine.candidates(need_id, limit=limit, offset=offset, filters=filters, explain=True),
+        )
 
     def search(self, vacancy: Vacancy, limit: int, offset: int, filters: Any) -> list[Match]:
         return self.engine.search(vacancy, limit=limit, offset=offset, filters=filters, explain=True)
 
     def matches_for_citizen(self, citizen_id: int, limit: int, offset: int, filters: Any) -> list[Match]:
-        return self.engine.matches_for_citizen(citizen_id, limit=limit, offset=offset, filters=filters, explain=True)
+        return self._cached(
+            ("matches", citizen_id, limit, offset, filter_key(filters)),
+            lambda: self.engine.matches_for_citizen(
+                citizen_id, limit=limit, offset=offset, filters=filters, explain=True
+            ),
+        )
 
     @property
     def sizes(self) -> tuple[int, int]:
