@@ -101,11 +101,11 @@ def test_candidates_equal_brute_force(loaded: MatchEngine, brute: BruteForce) ->
 
 def test_matches_for_citizen_equal_brute_force(loaded: MatchEngine, brute: BruteForce) -> None:
     n_nonempty = 0
-    for cid in brute.c_ids:
+    for cid in brute.c_ids[::2]:
         got = pairs(loaded.matches_for_citizen(cid, limit=1000, explain=False), "need_id")
         assert got == brute.for_citizen(cid)
         n_nonempty += bool(got)
-    assert n_nonempty > len(brute.c_ids) // 2
+    assert n_nonempty > len(brute.c_ids) // 4
 
 
 def test_filters_equal_brute_force(loaded: MatchEngine, brute: BruteForce) -> None:
@@ -121,12 +121,12 @@ def test_filters_equal_brute_force(loaded: MatchEngine, brute: BruteForce) -> No
         NeedFilter(min_score=0.55),
     ]
     for f in cand_filters:
-        for nid in brute.n_ids[:40]:
+        for nid in brute.n_ids[:20]:
             assert pairs(loaded.candidates(nid, limit=1000, filters=f, explain=False), "citizen_id") == (
                 brute.candidates(nid, f)
             )
     for g in need_filters:
-        for cid in brute.c_ids[:120]:
+        for cid in brute.c_ids[:60]:
             assert pairs(loaded.matches_for_citizen(cid, limit=1000, filters=g, explain=False), "need_id") == (
                 brute.for_citizen(cid, g)
             )
