@@ -340,15 +340,13 @@ class SkillSimilarity(BaseEstimator):
             local = np.arange(block.shape[0])
             block[local, start + local] = -np.inf
             # Usually few pairs pass the threshold: take them and sort, far cheaper than a full argpartition.
-            # In a crowded block (low dimension, low threshold) partition to the top k first.
+            # In a crowded block (low dimension, low threshold) first drop everything below each row's k-th best;
+            # ties with the k-th stay in, so the column tie-break below decides in both cases.
             passing = block >= self.min_similarity
             if int(passing.sum()) > 8 * k * len(local):
-                c = np.argpartition(-block, k - 1, axis=1)[:, :k].ravel()
-                r = np.repeat(local, k)
-                ok = passing[r, c]
-                r, c = r[ok], c[ok]
-            else:
-                r, c = np.nonzero(passing)
+                kth = -np.partition(-block, k - 1, axis=1)[:, k - 1]
+                passing &= block >= kth[:, None]
+            r, c = np.nonzero(passing)
             v = block[r, c]
             order = np.lexsort((c, -v, r))  # by row, best first, ties by column: deterministic
             r, c, v = r[order], c[order], v[order]

@@ -155,3 +155,35 @@ def test_sibling_matrix_links_skills_sharing_a_broader_concept(esco: EscoSkillDa
     group = esco.skill_broader.indices[esco.skill_broader.indptr[i]]
     members = set(esco.skill_broader[:, group].nonzero()[0]) - {i}
     assert members and members <= set(sib[i].indices)
+
+
+def _brute_force_related(model: SkillSimilarity, uris: list[str]) -> np.ndarray:
+    """Reference: full cosine matrix, each row's k best ≥ threshold, then max with the transpose."""
+    emb = model.embeddings_[[model.skill_index_[u] for u in uris]].astype(np.float64)
+    sims = emb @ emb.T
+    np.fill_diagonal(sims, -np.inf)
+    out = np.zeros_like(sims)
+    for i, row in enumerate(sims):
+        best = np.argsort(-row, kind="stable")[: model.n_neighbours]
+        best = best[row[best] >= model.min_similarity]
+        out[i, best] = row[best]
+    return np.maximum(out, out.T)
+
+
+@pytest.mark.parametrize("min_similarity", [0.9, 0.2])  # few pairs pass / the crowded-block path
+def test_related_matrix_matches_brute_force(small_model: SkillSimilarity, min_similarity: float) -> None:
+    model = SkillSimilarity(**{**small_model.get_params(), "min_similarity": min_similarity})
+    model.skill_uris_, model.embeddings_ = small_model.skill_uris_, small_model.embeddings_
+    # skills with (nearly) identical embeddings tie exactly; which of them wins is a float-rounding matter
+    _, first = np.unique(np.round(small_model.embeddings_, 2), axis=0, return_index=True)
+    uris = [small_model.skill_uris_[i] for i in np.sort(first)[:400]]
+    got = model.related_matrix(uris).toarray()
+    np.testing.assert_allclose(got, _brute_force_related(model, uris), atol=1e-5)
+
+
+def test_repeated_uris_get_one_row(small_model: SkillSimilarity) -> None:
+    uris = small_model.skill_uris_[:50]
+    rel = small_model.related_matrix([*uris, uris[0]])
+    assert rel.shape == (51, 51)
+    assert rel[50].nnz == 0 and rel[:, 50].nnz == 0
+    np.testing.assert_array_equal(rel[:50, :50].toarray(), small_model.related_matrix(uris).toarray())
