@@ -41,9 +41,9 @@ from matcher.batch._blocks import BlockTask, NeedMerger, pack_partial, score_blo
 from matcher.config import Settings
 from matcher.domain import Citizen, TargetGroup, Vacancy
 from matcher.features import CitizenFeatures, NeedFeatures
-from matcher.ranking import TopK
-from matcher.ranking._assign import (
+from matcher.ranking import (
     Plan,
+    TopK,
     assign_greedy,
     assign_optimal,
     build_edges,

@@ -1,9 +1,19 @@
-"""Ranking: blocked top-k both ways under a memory budget, geographic blocking, and the engine facade.
+"""Ranking: blocked top-k both ways under a memory budget, geographic blocking, the engine facade, and the
+placement plan (capacity-aware assignment by min-cost flow, `_assign.py`).
 
 :class:`MatchEngine` is what the API and the nightly batch call; :func:`blocked_topk` is the kernel underneath
 (also used directly by the benchmarks).
 """
 
+from matcher.ranking._assign import (
+    Edges,
+    Plan,
+    assign_greedy,
+    assign_optimal,
+    build_edges,
+    citizen_priorities,
+    placement_report,
+)
 from matcher.ranking._blocking import GeoGroups
 from matcher.ranking._engine import AD_HOC_NEED_ID, MatchEngine
 from matcher.ranking._filters import CandidateFilter, NeedFilter
@@ -12,11 +22,18 @@ from matcher.ranking._topk import TopK, blocked_topk, pairs_per_block, plan_bloc
 __all__ = [
     "AD_HOC_NEED_ID",
     "CandidateFilter",
+    "Edges",
     "GeoGroups",
     "MatchEngine",
     "NeedFilter",
+    "Plan",
     "TopK",
+    "assign_greedy",
+    "assign_optimal",
     "blocked_topk",
+    "build_edges",
+    "citizen_priorities",
     "pairs_per_block",
+    "placement_report",
     "plan_blocks",
 ]
