@@ -106,13 +106,19 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         thread.join(timeout=30)
 
 
+def require_browser(path: Path, ci: str | None) -> None:
+    """Skip when the browser is missing on a developer machine; fail when it is missing in CI."""
+    if path.exists():
+        return
+    reason = f"{path} is missing (install Debian's chromium: apt-get install -y chromium)"
+    if (ci or "").lower() == "true":
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (install Debian's chromium: apt-get install -y chromium)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true and {reason}", pytrace=False)
-        pytest.skip(reason)
+    require_browser(CHROMIUM, os.environ.get("CI"))
 
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)

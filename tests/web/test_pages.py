@@ -98,11 +98,22 @@ def test_employer_posts_need_then_consultant_pins_a_candidate(page: Page, live: 
     assert "/ui/consultant/citizens/" not in text
     shoot(page, "employer_candidates")
 
-    # the employer can edit the need: the form comes back filled in
+    # the employer edits the need: the form comes back filled in, and the change is stored
     page.goto(f"/ui/employer/needs/{need_id}/edit")
     expect(page.get_by_label("Stillingsbetegnelse")).to_have_value("Lagermedarbejder i hybridpraktik")
     expect(page.get_by_label("Løntimer")).to_have_value("15")
+    expect(page.locator("#skills li")).to_have_count(len(chosen))
+    page.get_by_label("Antal pladser").fill("2")
+    page.get_by_label("Praktiktimer").fill("17")
     shoot(page, "employer_need_edit")
+    page.get_by_role("button", name="Gem").click()
+    page.wait_for_url(f"**/ui/employer/needs/{need_id}")
+    with sessions() as session:
+        edited = session.get(NeedRow, need_id)
+        assert edited is not None
+        assert (edited.positions, edited.document["hybrid"]["internship_hours"]) == (2, 17.0)
+        assert edited.document["hours_per_week"] == 32.0
+        assert [s["uri"] for s in edited.document["essential_skills"]] == chosen
 
     # an employer may not use the consultant pages
     page.goto("/ui/consultant/needs")
@@ -136,8 +147,9 @@ def test_employer_posts_need_then_consultant_pins_a_candidate(page: Page, live: 
     page.get_by_role("button", name="Opdater").click()
     expect(page.locator("#results li.result")).to_have_count(unfiltered)
 
-    # open the first candidate: their best needs and hybrid slots
-    link = first.locator("h2 a")
+    # open the third candidate (so that pinning visibly moves it up): their best needs and hybrid slots
+    assert unfiltered >= 3
+    link = page.locator("#results li.result").nth(2).locator("h2 a")
     citizen_id = int((link.get_attribute("href") or "").rsplit("/", 1)[1])
     link.click()
     page.wait_for_url(f"**/ui/consultant/citizens/{citizen_id}")
@@ -160,6 +172,24 @@ def test_employer_posts_need_then_consultant_pins_a_candidate(page: Page, live: 
         ).all()
     assert [(r.kind, r.reason) for r in rows] == [("pinned", "God samtale, har truckcertifikat")]
     assert rows[0].key_id is not None
+
+    # hide another candidate: recorded, and gone from the list once it reloads
+    other = page.locator("#results li.result").filter(has_not=page.locator(f'a[href$="/citizens/{citizen_id}"]'))
+    hidden_href = other.first.locator("h2 a").get_attribute("href") or ""
+    hidden_id = int(hidden_href.rsplit("/", 1)[1])
+    other.first.get_by_label("Begrundelse").fill("Ønsker ikke lager")
+    other.first.get_by_role("button", name="Skjul").click()
+    expect(page.locator(".feedback .status", has_text="Gemt: Skjul.")).to_have_count(1)
+    page.reload()
+    expect(page.locator("#results li.result").first).to_be_visible()
+    expect(page.locator(f'#results a[href$="/citizens/{hidden_id}"]')).to_have_count(0)
+    # the pinned one now leads the list
+    expect(page.locator("#results li.result").first.locator(f'a[href$="/citizens/{citizen_id}"]')).to_have_count(1)
+    with sessions() as session:
+        kinds = session.scalars(
+            select(FeedbackRow.kind).where(FeedbackRow.citizen_id == hidden_id, FeedbackRow.need_id == need_id)
+        ).all()
+    assert list(kinds) == ["hidden"]
 
 
 def test_keyboard_only_sign_in_with_visible_focus(page: Page, live: Live) -> None:
