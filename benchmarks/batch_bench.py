@@ -139,7 +139,7 @@ def national(args: argparse.Namespace) -> None:
     steps["blocks (score, top-k both ways)"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     need_cids, need_scores, need_ov = merger.result()
-    top = _assemble(k, needs.ids.astype(np.int64), need_cids, need_scores, need_ov, parts)
+    top = _assemble(k, needs.ids.astype(np.int64), need_cids, need_scores, need_ov, parts, citizens.ids)
     steps["merge"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     prio = citizen_priorities(citizens.target_group, [g.value for g in TargetGroup], policy.target_group_priority)

@@ -356,7 +356,7 @@ class RerankJob:
                 c_parts.append(_citizen_side(part))
         need_cids, need_scores, need_ov = merger.result()
         timings["merge_s"] = time.perf_counter() - t0
-        top = _assemble(k, needs.ids.astype(np.int64), need_cids, need_scores, need_ov, c_parts)
+        top = _assemble(k, needs.ids.astype(np.int64), need_cids, need_scores, need_ov, c_parts, citizens.ids)
         # placement plan over the union of both directions
         t0 = time.perf_counter()
         c_sorter = np.argsort(citizens.ids)
@@ -409,17 +409,19 @@ def _assemble(
     need_scores: np.ndarray,
     need_ov: np.ndarray,
     c_parts: list[TopK],
+    citizen_ids: np.ndarray,
 ) -> TopK:
-    """The run's full top-k both ways from the merged need side and the blocks' citizen sides."""
+    """The run's full top-k both ways from the merged need side and the blocks' citizen sides (with no blocks —
+    no needs — every citizen gets an empty list, so the report counts them as without a match)."""
     if c_parts:
         c_ids = np.concatenate([p.citizen_ids for p in c_parts])
         c_nids = np.concatenate([p.citizen_need_ids for p in c_parts])
         c_sc = np.concatenate([p.citizen_scores for p in c_parts])
         c_ov = np.concatenate([p.citizen_overqualification for p in c_parts])
     else:
-        c_ids = np.zeros(0, dtype=np.int64)
-        c_nids = np.zeros((0, k), dtype=np.int64)
-        c_sc = c_ov = np.zeros((0, k), dtype=np.float32)
+        c_ids = np.sort(np.asarray(citizen_ids, dtype=np.int64))
+        c_nids = np.full((len(c_ids), k), -1, dtype=np.int64)
+        c_sc = c_ov = np.zeros((len(c_ids), k), dtype=np.float32)
     return TopK(
         k=k,
         need_ids=need_ids,

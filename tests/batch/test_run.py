@@ -226,3 +226,13 @@ def test_old_runs_are_pruned_but_never_the_latest_completed(world, taxonomy, pos
         orphans = session.scalars(select(RankingListRow.run_id).where(RankingListRow.run_id.in_(ids))).first()
     assert left == {newest}
     assert orphans is None
+
+
+def test_citizens_without_any_need_are_reported_without_match(world, taxonomy, postcodes) -> None:
+    settings, sessions = world(n_citizens=30, n_needs=0)
+    j = job(settings, sessions, taxonomy, postcodes)
+    j.prepare(TODAY)
+    outcome = j.run()
+    assert outcome.status == COMPLETED and outcome.blocks_total == 0
+    assert outcome.report["citizens_without_match"] == 30
+    assert outcome.report["optimal"]["positions_filled"] == 0
