@@ -23,6 +23,7 @@ from matcher.domain import Citizen, Employer, FeedbackKind, Vacancy
 from matcher.storage._tables import (
     ApiKeyRow,
     AuditRow,
+    Base,
     CitizenRow,
     EmployerRow,
     FeedbackRow,
@@ -156,9 +157,8 @@ class CitizenRepository:
             return []
         now = utcnow()
         values = [{**citizen_columns(c), "created_at": now, "updated_at": now} for c in citizens]
-        result = self.session.execute(
-            insert(CitizenRow).returning(CitizenRow.id, sort_by_parameter_order=True), values
-        )
+        table = Base.metadata.tables[CitizenRow.__tablename__]  # Core insert: no ORM bookkeeping per row
+        result = self.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), values)
         return list(result.scalars())
 
     def get(self, citizen_id: int) -> CitizenRow:
@@ -238,7 +238,8 @@ class NeedRepository:
             return []
         now = utcnow()
         values = [{**need_columns(v), "created_at": now, "updated_at": now} for v in vacancies]
-        result = self.session.execute(insert(NeedRow).returning(NeedRow.id, sort_by_parameter_order=True), values)
+        table = Base.metadata.tables[NeedRow.__tablename__]
+        result = self.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), values)
         return list(result.scalars())
 
     def get(self, need_id: int) -> NeedRow:
@@ -392,7 +393,7 @@ class AuditRepository:
             return
         now = utcnow()
         self.session.execute(
-            insert(AuditRow),
+            insert(Base.metadata.tables[AuditRow.__tablename__]),
             [
                 {
                     "at": now,

@@ -82,3 +82,10 @@ def test_bulk_rejects_bad_bodies(api: Api) -> None:
     assert r.status_code == 422 and "line 1" in r.json()["detail"] and r.json()["errors"] == []
     r = api.call("consultant", "POST", "/v1/citizens:bulk", content=b"<xml/>", headers={"Content-Type": "text/xml"})
     assert r.status_code == 415
+
+
+def test_bulk_finds_nul_characters(api: Api) -> None:
+    items = [s.citizen_json(0), s.citizen_json(1, name="bad\x00name")]
+    r = api.call("consultant", "POST", "/v1/citizens:bulk", json=items)
+    assert r.status_code == 422
+    assert [(e["index"], e["field"]) for e in r.json()["errors"]] == [(1, "name")]

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from matcher.api._bodies import parse_items, reject_nul
-from matcher.api._bulk import bulk_error_response, json_response, prepare_citizens
+from matcher.api._bulk import bulk_error_response, json_response, may_hold_nul, prepare_citizens
 from matcher.api.deps import AppState, AuditDep, Auditor, ConsultantKey, IndexDep, NormalizerDep, SessionDep, StateDep
 from matcher.api.errors import BodyFieldError
 from matcher.api.routes._common import (
@@ -182,13 +182,13 @@ async def bulk_citizens(request: Request, key: ConsultantKey, audit: AuditDep, s
         items = parse_items(raw, request.headers.get("content-type", "application/json"))
     except BodyFieldError as exc:
         return json_response(BulkErrorBody(detail=str(exc)), 422)
-    return await run_in_threadpool(_bulk_citizens, items, audit, state)
+    return await run_in_threadpool(_bulk_citizens, items, may_hold_nul(raw), audit, state)
 
 
-def _bulk_citizens(items: list[Any], audit: Auditor, state: AppState) -> Response:
+def _bulk_citizens(items: list[Any], check_nul: bool, audit: Auditor, state: AppState) -> Response:
     with state.index.write_mutex:
         with transaction(state.sessions) as session:
-            citizens, errors = prepare_citizens(session, items, state.normalizer)
+            citizens, errors = prepare_citizens(session, items, state.normalizer, check_nul)
             if errors:
                 return bulk_error_response(len(items), errors)
             ids = CitizenRepository(session).add_many(citizens)

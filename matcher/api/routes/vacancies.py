@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from matcher.api._bodies import parse_items, reject_nul
-from matcher.api._bulk import bulk_error_response, json_response, prepare_vacancies
+from matcher.api._bulk import bulk_error_response, json_response, may_hold_nul, prepare_vacancies
 from matcher.api.deps import (
     AppState,
     AuditDep,
@@ -162,13 +162,13 @@ async def bulk_vacancies(request: Request, key: ConsultantKey, audit: AuditDep, 
         items = parse_items(raw, request.headers.get("content-type", "application/json"))
     except BodyFieldError as exc:
         return json_response(BulkErrorBody(detail=str(exc)), 422)
-    return await run_in_threadpool(_bulk_vacancies, items, audit, state)
+    return await run_in_threadpool(_bulk_vacancies, items, may_hold_nul(raw), audit, state)
 
 
-def _bulk_vacancies(items: list[Any], audit: Auditor, state: AppState) -> Response:
+def _bulk_vacancies(items: list[Any], check_nul: bool, audit: Auditor, state: AppState) -> Response:
     with state.index.write_mutex:
         with transaction(state.sessions) as session:
-            vacancies, errors = prepare_vacancies(session, items, state.normalizer)
+            vacancies, errors = prepare_vacancies(session, items, state.normalizer, check_nul)
             if errors:
                 return bulk_error_response(len(items), errors)
             ids = NeedRepository(session).add_many(vacancies)
