@@ -12,6 +12,7 @@ import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -49,6 +50,7 @@ def _render(request: Request, template: str, user: WebUser | None, status_code: 
         {
             "lang": lang,
             "other_lang": other,
+            "lang_url": request.url.path + "?" + urlencode({**request.query_params, "lang": other}),
             "t": STRINGS[lang],
             "kinds": KIND[lang],
             "target_groups": TARGET_GROUP[lang],

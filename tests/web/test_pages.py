@@ -225,6 +225,11 @@ def test_language_toggle(page: Page, live: Live) -> None:
     sign_in(page, live.keys["consultant"])
     page.wait_for_url("**/ui/consultant/needs")
     expect(page.get_by_role("heading", level=1)).to_have_text("Find candidates for a need")
+    page.goto("/ui/consultant/needs?q=lager")
+    page.get_by_role("link", name="Switch language to Danish").click()
+    expect(page.get_by_label("Søg i titler")).to_have_value("lager")  # the toggle keeps the search
+    page.get_by_role("link", name="Skift sprog til engelsk").click()
+    expect(page.get_by_label("Search titles")).to_have_value("lager")
     page.locator("#needs tbody a").first.click()
     expect(page.locator("#results li.result").first).to_be_visible()
     expect(page.locator("#results .h4").first).to_have_text("Components")
