@@ -125,7 +125,9 @@ def metrics(ranked: list[list[int]], truth: list[int]) -> tuple[float, float, fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--share", type=float, default=0.1, help="share of alternative labels held out")
-    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--seed", type=int, default=7, help="the scoring constants were tuned on seed 13; report another"
+    )
     parser.add_argument("--max-queries", type=int, default=800, help="cap per query set (sampled, seeded)")
     args = parser.parse_args()
     rng = random.Random(args.seed)

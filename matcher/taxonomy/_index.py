@@ -71,6 +71,29 @@ def char_wb_grams(docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(docs_out), np.concatenate(codes_out)
 
 
+_SYMBOL_OF = {
+    " ": 1,
+    **{c: i + 2 for i, c in enumerate("0123456789")},
+    **{c: i + 12 for i, c in enumerate("abcdefghijklmnopqrstuvwxyz")},
+}
+
+
+def query_grams(folded: str) -> list[int]:
+    """:func:`char_wb_grams` codes of one short folded string, in plain Python (numpy's per-call overhead
+    dominates for a single title)."""
+    out = []
+    lo, hi = NGRAMS
+    for word in folded.split():
+        symbols = [1, *(_SYMBOL_OF.get(c, 0) for c in word), 1]
+        for n in range(lo, min(hi, len(symbols)) + 1):
+            for i in range(len(symbols) - n + 1):
+                code = 0
+                for s in symbols[i : i + n]:
+                    code = code * _BASE + s
+                out.append(code * _BASE ** (hi - n))
+    return out
+
+
 def gram_text(code: int) -> str:
     """The n-gram an integer code stands for (for tests and debugging)."""
     chars = []
@@ -144,7 +167,8 @@ class LabelIndex:
     """Unique folded label keys of one concept kind, with lookup maps and a TF-IDF matrix.
 
     ``labels`` maps each folded key (``labels.strings[k]``, "key k") to its label-table rows; ``compact`` and
-    ``stem`` map the space-free and stemmed forms of the keys to key ids. ``postings`` is the TF-IDF matrix
+    ``stem`` map the space-free and stemmed forms of the keys to key ids. ``matrix`` is the TF-IDF matrix
+    (key × n-gram, CSR, rows L2-normalised) and ``postings`` the same matrix
     transposed (n-gram × key, CSR), so a query touches only the rows of its own n-grams.
     """
 
@@ -153,6 +177,7 @@ class LabelIndex:
     stem: StringGroups
     vocabulary: np.ndarray
     idf: np.ndarray
+    matrix: sp.csr_matrix
     postings: sp.csr_matrix
 
     @property
@@ -172,6 +197,7 @@ class LabelIndex:
             stem=StringGroups.build([stem_key(k) for k in keys]),
             vocabulary=vocab,
             idf=idf,
+            matrix=matrix,
             postings=sp.csr_matrix(matrix.T),
         )
 
@@ -183,6 +209,7 @@ class LabelIndex:
             arrays[f"{part}_ptr"], arrays[f"{part}_members"] = groups.ptr, groups.members
             strings[part] = groups.strings
         np.savez(folder / f"{name}.npz", **arrays)  # type: ignore[arg-type]
+        sp.save_npz(folder / f"{name}_matrix.npz", self.matrix, compressed=False)
         sp.save_npz(folder / f"{name}_postings.npz", self.postings, compressed=False)
         (folder / f"{name}.json").write_text(json.dumps(strings, ensure_ascii=False), encoding="utf-8")
 
@@ -200,26 +227,73 @@ class LabelIndex:
             stem=groups["stem"],
             vocabulary=arrays["vocabulary"],
             idf=arrays["idf"],
+            matrix=sp.csr_matrix(sp.load_npz(folder / f"{name}_matrix.npz")),
             postings=sp.csr_matrix(sp.load_npz(folder / f"{name}_postings.npz")),
         )
 
     # ----------------------------------------------------------------------------------------- lookups
 
+    @cached_property
+    def _gram_id(self) -> dict[int, int]:
+        return dict(zip(self.vocabulary.tolist(), range(len(self.vocabulary)), strict=True))
+
+    def _gather_dot(self, ids: np.ndarray, weights: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Dense key scores: sum over n-grams ``ids`` of weight × posting value (a hand-made sparse product)."""
+        starts = self.postings.indptr[ids]
+        shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        gather = shift + np.arange(int(lengths.sum()))
+        return np.bincount(
+            self.postings.indices[gather],
+            weights=self.postings.data[gather] * np.repeat(weights, lengths),
+            minlength=self.postings.shape[1],
+        )
+
     def tfidf_top(self, folded: str, k: int, floor: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
         """Up to ``k`` keys with the highest cosine to ``folded`` (keys, cosines), best first, none below
-        ``floor``; the query vector is built exactly as :func:`tfidf_fit` builds a label's."""
-        _, codes = char_wb_grams([folded])
-        codes, counts = np.unique(codes, return_counts=True)
-        pos = np.searchsorted(self.vocabulary, codes)
-        pos[pos == len(self.vocabulary)] = 0
-        known = self.vocabulary[pos] == codes
-        if not known.any():
+        ``floor``; the query vector is built exactly as :func:`tfidf_fit` builds a label's.
+
+        The sparse product is done by hand (gather the query n-grams' posting lists, ``bincount`` by key):
+        for one short query scipy's fancy indexing costs more in overhead than the arithmetic.
+        """
+        gram_id = self._gram_id
+        counts: dict[int, int] = {}
+        for code in query_grams(folded):
+            j = gram_id.get(code)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        if not counts:
             return np.empty(0, np.int64), np.empty(0, np.float32)
-        ids = pos[known]
-        tf = 1.0 + np.log(counts[known].astype(np.float32))
+        ids = np.fromiter(counts.keys(), np.int64, count=len(counts))
+        tf = 1.0 + np.log(np.fromiter(counts.values(), np.float64, count=len(counts)))
         weights = tf * self.idf[ids]
         weights /= np.linalg.norm(weights)
-        scores = self.postings[ids].T @ weights
+        indptr = self.postings.indptr
+        lengths = indptr[ids + 1] - indptr[ids]
+        rare = lengths <= COMMON_POSTINGS
+        if rare.all() or not rare.any():
+            scores = self._gather_dot(ids, weights, lengths)
+        else:
+            # Two stages: the rare n-grams (short posting lists) pick candidates; their exact cosines then come
+            # from their own rows of the key × n-gram matrix. Gathering the common n-grams' posting lists
+            # (thousands of keys each) would be ~90% of the work for keys that rarely make the top.
+            partial = self._gather_dot(ids[rare], weights[rare], lengths[rare])
+            candidates = np.flatnonzero(partial)
+            if len(candidates) > RARE_CANDIDATES:
+                candidates = candidates[np.argpartition(-partial[candidates], RARE_CANDIDATES)[:RARE_CANDIDATES]]
+            query = np.zeros(self.matrix.shape[1])
+            query[ids] = weights
+            starts = self.matrix.indptr[candidates]
+            row_lengths = self.matrix.indptr[candidates + 1] - starts
+            gather = np.repeat(starts - (np.cumsum(row_lengths) - row_lengths), row_lengths) + np.arange(
+                int(row_lengths.sum())
+            )
+            exact = np.bincount(
+                np.repeat(np.arange(len(candidates)), row_lengths),
+                weights=self.matrix.data[gather] * query[self.matrix.indices[gather]],
+                minlength=len(candidates),
+            )
+            scores = np.zeros(self.matrix.shape[0])
+            scores[candidates] = exact
         # Selecting among the few keys above the floor is much cheaper than a partition of all ~100k.
         top = np.flatnonzero(scores >= floor)
         if len(top) > k:
@@ -229,3 +303,6 @@ class LabelIndex:
 
 
 _GROUPS = ("labels", "compact", "stem")
+COMMON_POSTINGS = 2000
+"""An n-gram in more keys than this is "common": looked up per candidate instead of gathered (see tfidf_top)."""
+RARE_CANDIDATES = 200

@@ -1,0 +1,158 @@
+"""Speed of the taxonomy layer: cold build, warm start, title normalisation, skill extraction.
+
+Targets (issue 2): warm start ≤ 1.5 s; one title ≤ 5 ms p95 warm; 10,000 titles ≤ 10 s; a 2,000-character ad
+≤ 50 ms. Titles are real ESCO/lexicon labels (Danish and English) with every third one given a typo, all
+different, so the normaliser's LRU cache never helps.
+
+    .venv/bin/python benchmarks/taxonomy_speed.py [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from matcher.config import get_settings
+from matcher.taxonomy import Normalizer, load_taxonomy
+
+DANISH_FILLER = [
+    "Vi søger en engageret kollega til vores team i Slagelse.",
+    "Du bliver en del af en travl hverdag med gode kolleger.",
+    "Arbejdstiden er 37 timer om ugen, primært dagvagter.",
+    "Vi tilbyder løn efter overenskomst og en god pensionsordning.",
+    "Ansøgningsfristen er den 1. marts, og samtaler holdes løbende.",
+]
+ENGLISH_FILLER = [
+    "We are looking for a motivated colleague to join our team.",
+    "You will be part of a busy workplace with friendly colleagues.",
+    "The position is full time with mostly day shifts.",
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def make_titles(normalizer: Normalizer, n: int, rng: random.Random) -> list[str]:
+    table = normalizer.taxonomy.occupation_label_table
+    texts = sorted(set(table.text))
+    picked = rng.sample(texts, min(n, len(texts)))
+    out = []
+    for i, text in enumerate(picked):
+        if i % 3 == 2 and len(text) > 4:
+            j = rng.randrange(1, len(text) - 1)
+            text = text[:j] + text[j + 1 :]
+        out.append(text)
+    return list(dict.fromkeys(out))
+
+
+def make_ad(normalizer: Normalizer, rng: random.Random, size: int = 2000) -> str:
+    skills = normalizer.taxonomy.skill_label_table
+    lexicon = [t for t, k in zip(skills.text, skills.kind, strict=True) if k == "lexicon"]
+    english = normalizer.taxonomy.skill_labels
+    parts: list[str] = []
+    while sum(len(p) + 1 for p in parts) < size:
+        roll = rng.random()
+        if roll < 0.4:
+            parts.append(rng.choice(DANISH_FILLER))
+        elif roll < 0.55:
+            parts.append(rng.choice(ENGLISH_FILLER))
+        elif roll < 0.8:
+            parts.append(f"Erfaring med {rng.choice(lexicon)} og {rng.choice(lexicon)} er et plus.")
+        else:
+            parts.append(f"You can {rng.choice(english)}.")
+    return " ".join(parts)[:size]
+
+
+def warm_start_subprocess(repeats: int) -> list[float]:
+    """Wall time of a fresh Python process that imports, loads the cached taxonomy + indexes, answers one query."""
+    code = (
+        "import time; t=time.perf_counter(); from matcher.taxonomy import get_normalizer; "
+        "get_normalizer().normalize_occupation('lagerarbejder'); print(time.perf_counter()-t)"
+    )
+    times = []
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        times.append(float(out.stdout.strip().splitlines()[-1]))
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--skip-cold", action="store_true", help="skip the cold build (≈ 20 s)")
+    args = parser.parse_args()
+    rng = random.Random(5)
+    settings = get_settings()
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start\n")
+
+    if not args.skip_cold:
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            cold = load_taxonomy(settings.data_dir, Path(tmp))
+            build_taxonomy_s = time.perf_counter() - t
+            t = time.perf_counter()
+            Normalizer(cold, cache_dir=Path(tmp)).indexes_  # noqa: B018 - fit and write the label indexes
+            build_index_s = time.perf_counter() - t
+        print(f"cold build: taxonomy {build_taxonomy_s:.1f} s, label indexes {build_index_s:.1f} s")
+
+    load_taxonomy()  # make sure the cache exists before timing warm loads
+    Normalizer(load_taxonomy(), cache_dir=settings.cache_dir).indexes_  # noqa: B018
+    loads, readies = [], []
+    for _ in range(args.repeats):
+        t = time.perf_counter()
+        taxonomy = load_taxonomy()
+        loads.append(time.perf_counter() - t)
+        normalizer = Normalizer(taxonomy, cache_dir=settings.cache_dir)
+        normalizer.normalize_occupation("lagerarbejder")
+        readies.append(time.perf_counter() - t)
+    print(f"warm load_taxonomy (in process): median {statistics.median(loads):.3f} s, max {max(loads):.3f} s")
+    print(
+        f"warm taxonomy + label indexes + first query (in process): median {statistics.median(readies):.3f} s, "
+        f"max {max(readies):.3f} s"
+    )
+    fresh = warm_start_subprocess(max(3, args.repeats // 2))
+    print(f"warm start in a fresh process (imports included): median {statistics.median(fresh):.3f} s\n")
+
+    titles = make_titles(normalizer, 11_000, rng)
+    single, bulk = titles[:1000], titles[1000:11_000]
+    timings = []
+    for title in single:
+        t = time.perf_counter()
+        normalizer.normalize_occupation(title)
+        timings.append((time.perf_counter() - t) * 1000)
+    print(
+        f"normalise one title ({len(single)} different): p50 {percentile(timings, 50):.2f} ms, "
+        f"p95 {percentile(timings, 95):.2f} ms, max {max(timings):.1f} ms"
+    )
+    t = time.perf_counter()
+    for title in bulk:
+        normalizer.normalize_occupation(title)
+    print(f"normalise {len(bulk)} different titles: {time.perf_counter() - t:.2f} s total")
+
+    normalizer.extract_skills("warm up the extractor")
+    ads = [make_ad(normalizer, rng) for _ in range(100)]
+    timings = []
+    n_spans = 0
+    for ad in ads:
+        t = time.perf_counter()
+        n_spans += len(normalizer.extract_skills(ad))
+        timings.append((time.perf_counter() - t) * 1000)
+    print(
+        f"extract skills from a {len(ads[0])}-character ad ({len(ads)} ads, {n_spans / len(ads):.0f} spans each): "
+        f"median {statistics.median(timings):.1f} ms, p95 {percentile(timings, 95):.1f} ms"
+    )
+    print(f"\nload average at end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
