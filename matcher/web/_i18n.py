@@ -91,6 +91,7 @@ DA: dict[str, str] = {
     "plan_run": "Kørsel {id}, færdig {finished}",
     "plan_filled": "{n} placeringer foreslået",
     "plan_report": "Rapport",
+    "plan_positions": "{filled} af {total} pladser besat; {citizens} borgere har fået et forslag.",
     # employer
     "my_needs_title": "Mine behov",
     "my_needs_none": "Du har ikke oprettet nogen behov endnu.",
@@ -205,6 +206,7 @@ EN: dict[str, str] = {
     "plan_run": "Run {id}, finished {finished}",
     "plan_filled": "{n} placements proposed",
     "plan_report": "Report",
+    "plan_positions": "{filled} of {total} positions filled; {citizens} citizens got a proposal.",
     "my_needs_title": "My needs",
     "my_needs_none": "You have not posted any needs yet.",
     "edit": "Edit",

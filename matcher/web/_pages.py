@@ -160,8 +160,11 @@ def consultant_plan(request: Request) -> Response:
         return user
     with state_of(request).sessions() as session:
         plan = latest_plan(session)
-    report = {k: v for k, v in (plan.report if plan else {}).items() if isinstance(v, int | float | str)}
-    return _render(request, "consultant_plan.html", user, plan=plan, report=report)
+    raw = plan.report if plan else {}
+    report = {k: v for k, v in raw.items() if isinstance(v, int | float | str)}
+    optimal = raw.get("optimal")
+    filled = optimal if isinstance(optimal, dict) and {"positions_filled", "positions_total"} <= set(optimal) else None
+    return _render(request, "consultant_plan.html", user, plan=plan, report=report, filled=filled)
 
 
 # --------------------------------------------------------------------------------------------- employer

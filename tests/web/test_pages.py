@@ -281,7 +281,15 @@ def test_plan_page(page: Page, live: Live) -> None:
     sessions = session_factory(make_engine(live.db_url))
     now = dt.datetime.now(dt.UTC)
     with sessions() as session:
-        run = RankingRunRow(status="completed", started_at=now, finished_at=now, report={"assigned": 2})
+        run = RankingRunRow(
+            status="completed",
+            started_at=now,
+            finished_at=now,
+            report={
+                "n_citizens": 120,
+                "optimal": {"positions_filled": 2, "positions_total": 30, "citizens_with_proposal": 2},
+            },
+        )
         session.add(run)
         session.flush()
         pairs = [(1, 1, 0.91), (2, 2, 0.77)]
@@ -306,6 +314,7 @@ def test_plan_page(page: Page, live: Live) -> None:
         expect(page.locator("#plan tbody tr")).to_have_count(2)
         expect(page.get_by_text(f"Kørsel {run_id}")).to_be_visible()
         expect(page.get_by_text("2 placeringer foreslået")).to_be_visible()
+        expect(page.locator("#plan-filled")).to_have_text("2 af 30 pladser besat; 2 borgere har fået et forslag.")
         expect(page.locator("#plan tbody tr").first.locator("td").last).to_have_text("0.91")
         shoot(page, "consultant_plan")
     finally:
