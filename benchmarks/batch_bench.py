@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from matcher.batch import RerankJob, RerankOptions
 from matcher.batch import _store as store
 from matcher.batch._blocks import BlockTask, NeedMerger, score_block
-from matcher.batch._run import _assemble, _citizen_side, block_size_for
+from matcher.batch._run import _assemble, _citizen_side, block_order, block_size_for
 from matcher.config import Settings
 from matcher.domain import TargetGroup
 from matcher.features import CitizenFeatures, NeedFeatures
@@ -122,7 +122,7 @@ def national(args: argparse.Namespace) -> None:
     scorer = RuleScorer(policy, taxonomy)
     k = settings.top_k
     size = args.block_size or block_size_for(citizens.n, needs.n)
-    order = np.argsort(citizens.ids, kind="stable")
+    order = block_order(citizens)
     merger = NeedMerger(needs.ids, citizens.ids, k, np.zeros((0, 2), dtype=np.int64))
     parts: list[TopK] = []
     empty = np.zeros((0, 2), dtype=np.int64)
@@ -209,7 +209,7 @@ def dask_speedup(args: argparse.Namespace) -> None:
     scorer = RuleScorer(settings.scoring, taxonomy)
     size = args.block_size or max(256, citizens.n // 16)
     empty = np.zeros((0, 2), dtype=np.int64)
-    order = np.argsort(citizens.ids)
+    order = block_order(citizens)
 
     def tasks():  # type: ignore[no-untyped-def]
         for b, start in enumerate(range(0, citizens.n, size)):

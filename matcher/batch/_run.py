@@ -6,10 +6,11 @@ How a run goes (docs/batch.md has the long version):
    configuration (scoring policy + top_k) and the data (ids and update times of every row, the overrides). Claim
    a run row: an identical completed run is reused (idempotent), an unfinished run with the same hashes is
    resumed, otherwise a new one starts. A live run elsewhere refuses the claim (the DB-level guard).
-2. **Blocks.** Citizens, sorted by id, are cut into blocks of ``block_size``; each block is scored against every
-   need by :func:`matcher.ranking.blocked_topk` (the API's scorer). Per block, one transaction writes the block's
-   per-citizen lists, its checkpoint row (holding the partial per-need lists) and the progress. Blocks already
-   checkpointed are skipped, so a run killed at any point continues from its last committed block.
+2. **Blocks.** Citizens, ordered by place (:func:`block_order`), are cut into blocks of ``block_size``; each
+   block is scored against every need by :func:`matcher.ranking.blocked_topk` (the API's scorer). Per block, one
+   transaction writes the block's per-citizen lists, its checkpoint row (holding the partial per-need lists) and
+   the progress. Blocks already checkpointed are skipped, so a run killed at any point continues from its last
+   committed block.
 3. **Finish.** The partial per-need lists are merged (exact, see :mod:`._blocks`), the placement plan and the
    greedy baseline are computed (:mod:`matcher.ranking._assign`), and one transaction writes the per-need lists,
    the plan and the report and marks the run completed. Old runs are pruned.
@@ -42,6 +43,7 @@ from matcher.config import Settings
 from matcher.domain import Citizen, TargetGroup, Vacancy
 from matcher.features import CitizenFeatures, NeedFeatures
 from matcher.ranking import (
+    GeoGroups,
     Plan,
     TopK,
     assign_greedy,
@@ -79,6 +81,16 @@ def model_version(taxonomy: Taxonomy) -> str:
 def block_size_for(n_citizens: int, n_needs: int) -> int:
     per = DEFAULT_BLOCK_PAIRS // max(n_needs, 1)
     return int(min(MAX_BLOCK, max(MIN_BLOCK, per, 1)))
+
+
+def block_order(citizens: CitizenFeatures) -> np.ndarray:
+    """Citizen rows in the order blocks are cut from: by grid cell and commute band (then row), citizens without
+    coordinates last. Why not by id: geographic blocking inside a block groups its citizens by cell, and a block of
+    citizens scattered over the country gives many near-empty groups, each scored as a tiny block — six times
+    slower at 30k × 6k national than blocks of neighbours. Deterministic for the same data, so a resumed run cuts
+    the same blocks."""
+    groups = GeoGroups.build(citizens.lat, citizens.lon, np.arange(citizens.n), reach_km=citizens.max_commute_km)
+    return np.concatenate([groups.rows, groups.unlocated]).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -260,7 +272,7 @@ class RerankJob:
     def _tasks(
         self, run: RankingRunRow, citizens: CitizenFeatures, skip: set[int], snap: _Snapshot
     ) -> Iterator[BlockTask]:
-        order = np.argsort(citizens.ids, kind="stable")
+        order = block_order(citizens)
         size = run.block_size
         for b in range(run.blocks_total):
             if b in skip:
