@@ -5,6 +5,7 @@ holds the table.
     python benchmarks/scoring_bench.py --scale b              # 100k citizens: candidates for one need, 200 needs
     python benchmarks/scoring_bench.py --scale c              # national 300k × 60k, top-50 both ways + bare kernel
     python benchmarks/scoring_bench.py --scale c --fraction 0.1   # the same at 1/10 (for development)
+    python benchmarks/scoring_bench.py --scale c --load-only      # national index memory only, no scoring
 
 Data comes from the seeded synthetic generator (Slagelse area for a and b, the whole country for c). Targets on a
 2-core machine: (a) ≤ 2 s; (b) p95 ≤ 50 ms; (c) ≤ 5 min, ≤ 8 GB peak, full ≤ 2 × the bare kernel.
@@ -121,6 +122,9 @@ def scale_c(args: argparse.Namespace) -> None:
     n_c, n_n = round(300_000 * args.fraction), round(60_000 * args.fraction)
     engine = build_engine(n_c, n_n, "national", args.seed, args.budget_mb)
     rss_loaded = peak_rss_gb()
+    if args.load_only:
+        print(f"(c) national {n_c:,} × {n_n:,} loaded (not scored): peak RSS {rss_loaded:.2f} GB")
+        return
     t0 = time.perf_counter()
     top = engine.score_all(args.k)
     full_s = time.perf_counter() - t0
@@ -157,6 +161,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--k", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=3, help="runs of (a)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--load-only", action="store_true", help="(c): build the index and report its memory, score nothing"
+    )
     args = parser.parse_args(argv)
     if not 0 < args.fraction <= 1:
         parser.error("--fraction must lie in (0, 1]")
