@@ -19,9 +19,9 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from matcher.domain import NeedKind, TargetGroup
+from matcher.domain import NeedKind
 from matcher.storage import NeedRepository, NotFoundError
-from matcher.web._i18n import COMPONENT, GATE, KIND, LANG_COOKIE, STRINGS, TARGET_GROUP, bundle, pick_lang
+from matcher.web._i18n import KIND, LANG_COOKIE, STRINGS, TARGET_GROUP, bundle, pick_lang
 from matcher.web._queries import find_needs, latest_plan
 from matcher.web._session import WebUser, csrf_ok, csrf_token, current_user, sign_in, sign_out, state_of
 
@@ -54,8 +54,6 @@ def _render(request: Request, template: str, user: WebUser | None, status_code: 
             "t": STRINGS[lang],
             "kinds": KIND[lang],
             "target_groups": TARGET_GROUP[lang],
-            "components": COMPONENT[lang],
-            "gates": GATE[lang],
             "i18n_json": _json_script(bundle(lang)),
             "csrf": csrf_token(request),
             "user": user,
@@ -68,7 +66,7 @@ def _render(request: Request, template: str, user: WebUser | None, status_code: 
     return response
 
 
-def _login_redirect(request: Request, message: str = "") -> Response:
+def _login_redirect(message: str = "") -> Response:
     url = "/ui/login" + (f"?msg={message}" if message else "")
     return RedirectResponse(url, status_code=303)
 
@@ -76,7 +74,7 @@ def _login_redirect(request: Request, message: str = "") -> Response:
 def _user_or_redirect(request: Request, role: str) -> WebUser | Response:
     user = current_user(request)
     if user is None:
-        return _login_redirect(request, "login_expired")
+        return _login_redirect("login_expired")
     if user.role != role:
         return _render(request, "message.html", user, 403, message=STRINGS[pick_lang(request)]["forbidden"])
     return user
@@ -116,7 +114,7 @@ def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
         t = STRINGS[pick_lang(request)]
         return _render(request, "message.html", current_user(request), 403, message=t["csrf_failed"])
     sign_out(request)
-    return _login_redirect(request, "logged_out")
+    return _login_redirect("logged_out")
 
 
 # --------------------------------------------------------------------------------------------- consultant
@@ -227,4 +225,4 @@ def _need_page(request: Request, user: WebUser, need_id: int, template: str) -> 
     document = _own_document(request, user, need_id)
     if isinstance(document, Response):
         return document
-    return _render(request, template, user, need=document, target_group_values=[g.value for g in TargetGroup])
+    return _render(request, template, user, need=document)
