@@ -78,3 +78,17 @@ def test_vacancy_cannot_move_to_another_employer(api: Api) -> None:
 def test_unknown_employer_for_a_vacancy_is_404(api: Api) -> None:
     r = api.call("consultant", "POST", "/v1/employers/999/vacancies", json=s.vacancy_json(999))
     assert r.status_code == 404 and r.json()["field"] == "employer_id"
+
+
+def test_health_is_503_when_the_database_is_unreachable(api: Api) -> None:
+    from sqlalchemy import create_engine
+
+    state = api.client.app.state.matcher  # type: ignore[attr-defined]
+    healthy = state.db
+    state.db = create_engine("sqlite:////nonexistent-folder/matcher.sqlite")
+    try:
+        r = api.client.get("/healthz")
+    finally:
+        state.db.dispose()
+        state.db = healthy
+    assert r.status_code == 503 and r.json() == {"status": "unavailable", "database": "unreachable"}
