@@ -3,8 +3,10 @@
 Starts a real ``matcher serve`` (one process, as in production) on 127.0.0.1 with a fresh SQLite file, uploads
 synthetic citizens and needs through the bulk endpoints (timed), then hammers
 ``GET /v1/vacancies/{id}/candidates`` from a thread pool for a fixed time and prints searches/s, p50/p95/p99 and
-errors; then a shorter run of ad-hoc ``POST /v1/search/candidates``. Uses ``wrk`` when installed (less client
-CPU on the same 2 cores), else httpx in threads. Everything is bounded in time.
+errors — first with every list already computed once (the service caches ranked lists between writes), then
+with a cache-defeating parameter so the engine ranks every request — and a shorter run of ad-hoc
+``POST /v1/search/candidates``. The clients are httpx in threads on the same machine, so they share its cores
+with the server. Everything is bounded in time.
 
     .venv/bin/python benchmarks/api_load.py [--citizens 10000] [--needs 300] [--seconds 20] [--threads 8]
 """
