@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from matcher.commands._common import err_console, friendly_errors
 
@@ -57,11 +58,16 @@ def rerank(
         engine = make_engine(settings.database_url)
         upgrade(engine)
         job = RerankJob(settings, session_factory(engine), get_taxonomy(), load_postcodes(settings.data_dir), options)
+        busy: str | None = None
         try:
             run_id, how = job.prepare(day)
         except RunInProgressError as exc:
-            err_console.print(f"[yellow]busy:[/yellow] {exc}")
-            raise typer.Exit(code=3) from None
+            busy = str(exc)
+    if busy is not None:  # outside friendly_errors: typer.Exit is a RuntimeError too
+        err_console.print(f"[yellow]busy:[/yellow] {busy}")
+        engine.dispose()
+        raise typer.Exit(code=3)
+    with friendly_errors(ValueError, OSError, RuntimeError, SQLAlchemyError):  # the run is marked failed
         console = Console(stderr=True)
         if not quiet:
             console.print(f"ranking run {run_id}: {how}")
