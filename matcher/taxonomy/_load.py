@@ -19,7 +19,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -450,7 +450,7 @@ def _load(folder: Path) -> Taxonomy:
     )
 
 
-def write_atomically(cache_dir: Path, name: str, writer: object) -> Path:
+def write_atomically(cache_dir: Path, name: str, writer: Callable[[Path], None]) -> Path:
     """Let ``writer(tmp_folder)`` fill a fresh temp folder, then move it to ``cache_dir/name`` in one step.
 
     Two processes (e.g. pytest-xdist workers) may build at once; ``os.replace`` of a folder onto an existing
@@ -460,7 +460,7 @@ def write_atomically(cache_dir: Path, name: str, writer: object) -> Path:
     final = cache_dir / name
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache_dir))
     try:
-        writer(tmp)  # type: ignore[operator]
+        writer(tmp)
         try:
             os.replace(tmp, final)
         except OSError:
