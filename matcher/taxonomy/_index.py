@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -80,18 +80,35 @@ _SYMBOL_OF = {
 
 def query_grams(folded: str) -> list[int]:
     """:func:`char_wb_grams` codes of one short folded string, in plain Python (numpy's per-call overhead
-    dominates for a single title)."""
-    out = []
-    lo, hi = NGRAMS
+    dominates for a single title). char_wb n-grams never cross words, so they are cached per word."""
+    out: list[int] = []
     for word in folded.split():
-        symbols = [1, *(_SYMBOL_OF.get(c, 0) for c in word), 1]
-        for n in range(lo, min(hi, len(symbols)) + 1):
-            for i in range(len(symbols) - n + 1):
-                code = 0
-                for s in symbols[i : i + n]:
-                    code = code * _BASE + s
-                out.append(code * _BASE ** (hi - n))
+        out.extend(_word_grams(word))
     return out
+
+
+def _best(keys: np.ndarray, scores: np.ndarray, k: int, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best (keys, scores) at or above ``floor``, best first (ties by key order)."""
+    # Selecting among the few keys above the floor is much cheaper than a partition of all ~100k.
+    above = np.flatnonzero(scores >= floor)
+    if len(above) > k:
+        above = above[np.argpartition(-scores[above], k)[:k]]
+    above = above[np.lexsort((keys[above], -scores[above]))]
+    return keys[above], scores[above].astype(np.float32)
+
+
+@lru_cache(maxsize=100_000)
+def _word_grams(word: str) -> tuple[int, ...]:
+    lo, hi = NGRAMS
+    symbols = [1, *(_SYMBOL_OF.get(c, 0) for c in word), 1]
+    out = []
+    for n in range(lo, min(hi, len(symbols)) + 1):
+        for i in range(len(symbols) - n + 1):
+            code = 0
+            for s in symbols[i : i + n]:
+                code = code * _BASE + s
+            out.append(code * _BASE ** (hi - n))
+    return tuple(out)
 
 
 def gram_text(code: int) -> str:
@@ -292,14 +309,8 @@ class LabelIndex:
                 weights=self.matrix.data[gather] * query[self.matrix.indices[gather]],
                 minlength=len(candidates),
             )
-            scores = np.zeros(self.matrix.shape[0])
-            scores[candidates] = exact
-        # Selecting among the few keys above the floor is much cheaper than a partition of all ~100k.
-        top = np.flatnonzero(scores >= floor)
-        if len(top) > k:
-            top = top[np.argpartition(-scores[top], k)[:k]]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return top, scores[top].astype(np.float32)
+            return _best(candidates, exact, k, floor)
+        return _best(np.arange(len(scores)), scores, k, floor)
 
 
 _GROUPS = ("labels", "compact", "stem")
