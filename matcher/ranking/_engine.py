@@ -137,6 +137,8 @@ class _Side(Generic[F, D]):
 
     def compacted(self, extra: F | None = None, extra_objects: Mapping[int, D] | None = None) -> _Side[F, D]:
         """Live rows of main and delta (plus ``extra``, whose ids must not be live here) as one new main block."""
+        if extra is None and self.delta is None and (self.main is None or self.main_alive.all()):
+            return self  # already compact: no copy of the main block
         parts: list[F] = []
         if self.main is not None and self.main_alive.any():
             parts.append(self.main.take(np.flatnonzero(self.main_alive)))
