@@ -46,8 +46,9 @@ def dask_scored(
     client, cluster = _client(address, workers)
     try:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-        needs_f = client.scatter(needs, broadcast=True)
-        scorer_f = client.scatter(scorer, broadcast=True)
+        # hash=False: tokenising the taxonomy (tens of thousands of strings) costs seconds and buys nothing here
+        needs_f = client.scatter(needs, broadcast=True, hash=False)
+        scorer_f = client.scatter(scorer, broadcast=True, hash=False)
         log.info("dask: %d workers at %s", n_workers, client.scheduler.address)
         window = 2 * n_workers
         pending = as_completed()
