@@ -99,8 +99,10 @@ class _Side(Generic[F, D]):
     def n_live(self) -> int:
         return int(self.main_alive.sum()) + len(self.delta_row)
 
-    def without(self, item_id: int) -> _Side[F, D]:
-        """This side with ``item_id`` gone (no error when absent)."""
+    def without(self, item_id: int, forget: bool = False) -> _Side[F, D]:
+        """This side with ``item_id`` gone (no error when absent). ``forget`` also drops the domain object of a
+        main row at once (an erase), at the cost of copying the main object dict; a plain replace leaves it
+        unreachable until the next compaction."""
         side = self
         if item_id in self.delta_row and self.delta is not None:
             keep = np.flatnonzero(self.delta.ids != item_id)
@@ -116,6 +118,8 @@ class _Side(Generic[F, D]):
             alive = self.main_alive.copy()
             alive[row] = False
             side = replace(side, main_alive=alive)
+        if forget and item_id in self.main_objects:
+            side = replace(side, main_objects={i: o for i, o in self.main_objects.items() if i != item_id})
         return side
 
     def with_delta(self, item_id: int, obj: D, feats: F) -> _Side[F, D]:
@@ -298,11 +302,15 @@ class MatchEngine:
             self._state = replace(self._state, citizens=side)
 
     def remove_citizen(self, citizen_id: int) -> None:
-        """Remove one citizen (GDPR erase: the domain object is dropped too). KeyError when unknown."""
+        """Remove one citizen (GDPR erase: the profile is dropped at once, its feature row is tombstoned and
+        leaves memory at the next compaction). KeyError when unknown."""
         with self._lock:
             if citizen_id not in self._state.citizens:
                 raise KeyError(citizen_id)
-            self._state = replace(self._state, citizens=self._state.citizens.without(int(citizen_id)))
+            side = self._state.citizens.without(int(citizen_id), forget=True)
+            if side.needs_compaction():
+                side = side.compacted()
+            self._state = replace(self._state, citizens=side)
 
     def upsert_need(self, need_id: int, need: Vacancy) -> None:
         """Add or replace one need (vacancy or slot)."""
@@ -319,7 +327,10 @@ class MatchEngine:
         with self._lock:
             if need_id not in self._state.needs:
                 raise KeyError(need_id)
-            self._state = replace(self._state, needs=self._state.needs.without(int(need_id)))
+            side = self._state.needs.without(int(need_id), forget=True)
+            if side.needs_compaction():
+                side = side.compacted()
+            self._state = replace(self._state, needs=side)
 
     def bulk_load(self, citizens: Iterable[tuple[int, Citizen]], needs: Iterable[tuple[int, Vacancy]]) -> None:
         """Add or replace many citizens and needs at once (features built in one pass; a later item with the

@@ -378,3 +378,17 @@ def test_concurrent_reads_during_writes(engine_factory: EngineFactory, postcodes
     assert not errors, errors[0]
     assert reads[0] > 0
     assert engine.score_all(2).citizen_ids.size == len(citizens) + len([i for i in range(len(spare)) if i % 3])
+
+
+def test_remove_erases_the_profile_at_once(engine_factory: EngineFactory, people: People) -> None:
+    engine = engine_factory()
+    engine.bulk_load(*people)
+    (cid, _), (other_id, other) = people[0][0], people[0][1]
+    engine.upsert_citizen(other_id, other)  # a replaced profile, then erased
+    for gone in (cid, other_id):
+        engine.remove_citizen(gone)
+        state = engine._state.citizens
+        assert gone not in state.main_objects and gone not in state.delta_objects
+        with pytest.raises(KeyError):
+            engine.explain_pair(gone, people[1][0][0])
+    assert all(m.citizen_id not in (cid, other_id) for m in engine.candidates(people[1][0][0], limit=1000))
