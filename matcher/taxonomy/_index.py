@@ -286,7 +286,7 @@ class LabelIndex:
         weights /= np.linalg.norm(weights)
         indptr = self.postings.indptr
         lengths = indptr[ids + 1] - indptr[ids]
-        rare = lengths <= COMMON_POSTINGS
+        rare = lengths <= COMMON_SHARE * self.matrix.shape[0]
         if rare.all() or not rare.any():
             scores = self._gather_dot(ids, weights, lengths)
         else:
@@ -314,6 +314,7 @@ class LabelIndex:
 
 
 _GROUPS = ("labels", "compact", "stem")
-COMMON_POSTINGS = 2000
-"""An n-gram in more keys than this is "common": looked up per candidate instead of gathered (see tfidf_top)."""
+COMMON_SHARE = 0.02
+"""An n-gram in more than this share of the keys is "common": it does not pick candidates (see tfidf_top).
+2 % keeps the hold-out accuracy of the full product (a fixed 800 cost English skills 1 point acc@1)."""
 RARE_CANDIDATES = 200
