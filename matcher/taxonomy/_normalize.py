@@ -13,6 +13,7 @@ Pipeline for one phrase (why each step is in docs/taxonomy.md):
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -78,21 +79,28 @@ V = TypeVar("V")
 
 
 class _LRU(Generic[K, V]):
-    """A small LRU dict (functools.lru_cache cannot be sized per instance without leaking ``self``)."""
+    """A small thread-safe LRU dict (functools.lru_cache cannot be sized per instance without leaking ``self``).
+
+    The API serves sync endpoints from a thread pool, so the bookkeeping is locked; the computation is not (two
+    threads may compute the same value once each, which is harmless).
+    """
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._data: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, key: K, compute: Callable[[], V]) -> V:
-        try:
-            self._data.move_to_end(key)
-            return self._data[key]
-        except KeyError:
-            value = self._data[key] = compute()
-            if len(self._data) > self.size:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        value = compute()
+        with self._lock:
+            self._data[key] = value
+            while len(self._data) > self.size:
                 self._data.popitem(last=False)
-            return value
+        return value
 
 
 def check_text(text: str, name: str = "text") -> None:

@@ -80,3 +80,22 @@ def test_label_index_query_is_cosine() -> None:
     assert set(keys[:2].tolist()) == {0, 1} and np.all(np.diff(cosines) <= 0)
     assert index.compact.get("lagermedarbejder").tolist() == [0, 1]
     assert index.tfidf_top("qqq", 3)[0].size == 0
+
+
+def test_lru_evicts_least_recently_used() -> None:
+    from matcher.taxonomy._normalize import _LRU
+
+    calls: list[str] = []
+    cache: _LRU[str, int] = _LRU(2)
+
+    def compute(key: str) -> int:
+        calls.append(key)
+        return len(calls)
+
+    def get(key: str) -> int:
+        return cache.get(key, lambda: compute(key))
+
+    assert [get("a"), get("b"), get("a")] == [1, 2, 1]
+    get("c")  # evicts "b", the least recently used
+    assert get("a") == 1 and get("b") == 4
+    assert calls == ["a", "b", "c", "b"]
