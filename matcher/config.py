@@ -114,6 +114,11 @@ class ScoringPolicy(BaseModel):
     experience_same_minor_group: float = Field(
         0.4, ge=0, le=1, description="experience credit for another occupation in the same ISCO minor group"
     )
+    experience_regulated_neighbour: float = Field(
+        0.8, ge=0, le=1,
+        description="experience credit in an unregulated neighbour of a regulated profession the citizen has "
+        "worked or trained in (data/regulated_neighbours_dk.csv), relative to the same occupation",
+    )
     experience_full_years: float = Field(3.0, gt=0, description="years of experience that earn full credit")
     experience_min_factor: float = Field(
         0.5, ge=0, le=1, description="share of the credit a claim with (almost) no years still earns"

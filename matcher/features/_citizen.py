@@ -138,6 +138,8 @@ class CitizenFeatures(FeatureTable):
         # loop runs 300k times for a national build.
         language_rows = set(np.flatnonzero(taxonomy.skill_is_language).tolist())
         isco_of = taxonomy.occupation_isco.tolist()
+        regulated_of = taxonomy.occupation_regulated.tolist()
+        neighbours = taxonomy.occupation_neighbours
         n_occ = taxonomy.n_occupations
         today_day = day_number(today)
         prov_weight = {prov: float(policy.provenance_weight.get(prov.value, 0.0)) for prov in Provenance}
@@ -221,6 +223,7 @@ class CitizenFeatures(FeatureTable):
             occ_exp.append(row_occ)
             unit_exp.append(row_unit)
             minor_exp.append(row_minor)
+            regulated_held: dict[int, float] = {o: f for o, f in row_occ.items() if regulated_of[o]}
 
             fit = fit_by_level[0]
             best = 0
@@ -230,6 +233,9 @@ class CitizenFeatures(FeatureTable):
                 fit = [max(a, rw * b) for a, b in zip(fit, fit_by_level[q.eqf_level], strict=True)]
                 if q.recognition is not Recognition.rejected:
                     best = max(best, q.eqf_level)
+                q_row = occ_row.get(q.occupation_uri) if q.occupation_uri else None
+                if q_row is not None and regulated_of[q_row]:
+                    regulated_held[q_row] = max(regulated_held.get(q_row, 0.0), experience_factor(None, policy))
                 if q.occupation_uri and is_recognised(q.country, q.recognition):
                     orow = occ_row.get(q.occupation_uri)
                     if orow is None:
@@ -238,6 +244,14 @@ class CitizenFeatures(FeatureTable):
                     row_auth[orow] = 1.0
                     if isco_of[orow] >= 0:
                         row_auth[n_occ + isco_of[orow]] = 1.0
+            # Experience in a regulated profession counts for its unregulated neighbours (an undocumented nurse
+            # for home-care-aide jobs) whatever the recognition status: that is what the neighbours are for.
+            if neighbours is not None:
+                for o, f in regulated_held.items():
+                    start, end = neighbours.indptr[o], neighbours.indptr[o + 1]
+                    credit = f * policy.experience_regulated_neighbour
+                    for nb in neighbours.indices[start:end].tolist():
+                        row_occ[nb] = max(row_occ.get(nb, 0.0), credit)
             qual_fit.append(fit)
             best_eqf.append(best)
             authorised.append(row_auth)

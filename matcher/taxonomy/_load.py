@@ -32,7 +32,7 @@ from matcher.taxonomy._model import LabelTable, Taxonomy
 
 log = logging.getLogger(__name__)
 
-BUILD_VERSION = "taxonomy-1"
+BUILD_VERSION = "taxonomy-2"
 """Bump when the build below changes what ends up in the cache."""
 
 # skill_related weights (see docs/taxonomy.md). A skill ESCO lists as essential for another is nearly the same
@@ -50,6 +50,7 @@ ESCO_DIR = "esco"
 LEXICON_SKILLS = Path("lexicon") / "skills_da.csv"
 LEXICON_OCCUPATIONS = Path("lexicon") / "occupations_da_extra.csv"
 REGULATED = Path("regulated_professions_dk.csv")
+NEIGHBOURS = Path("regulated_neighbours_dk.csv")
 DANISH_LABELS = Path("esco_da") / "esco_labels_da.tsv.gz"
 _LANG_FILE = re.compile(r"^(occupations|skills)_([a-z]{2,3})\.csv(\.gz)?$")
 
@@ -102,12 +103,13 @@ def input_files(data_dir: Path) -> list[Path]:
     """Every file the build reads, in a fixed order; a missing required one raises naming it."""
     esco = data_dir / ESCO_DIR
     files = [esco / name for name in _CORE_FILES]
-    files += [data_dir / DANISH_LABELS, data_dir / LEXICON_SKILLS, data_dir / LEXICON_OCCUPATIONS, data_dir / REGULATED]
+    files += [data_dir / DANISH_LABELS, data_dir / LEXICON_SKILLS, data_dir / LEXICON_OCCUPATIONS, data_dir / REGULATED,
+              data_dir / NEIGHBOURS]
     for path in files:
         if not path.is_file():
             hint = (
                 " (the curated Danish lexicon / regulated-professions list; see data/README.md)"
-                if "lexicon" in path.parts or path.name == REGULATED.name
+                if "lexicon" in path.parts or path.name in (REGULATED.name, NEIGHBOURS.name)
                 else ""
             )
             raise FileNotFoundError(f"{path}: required taxonomy input is missing{hint}")
@@ -259,7 +261,7 @@ def build_taxonomy(data_dir: Path) -> Taxonomy:
 
     occ = _read_csv(
         esco / "occupations_en.csv.gz",
-        ["conceptUri", "iscoGroup", "preferredLabel", "altLabels", "hiddenLabels", "status", "regulatedProfessionNote"],
+        ["conceptUri", "iscoGroup", "preferredLabel", "altLabels", "hiddenLabels", "status"],
     )
     occ = occ[occ["status"] == "released"].reset_index(drop=True)
     skills = _read_csv(
@@ -272,10 +274,10 @@ def build_taxonomy(data_dir: Path) -> Taxonomy:
     skill_row = {u: i for i, u in enumerate(skill_uris)}
 
     isco = pd.to_numeric(occ["iscoGroup"], errors="coerce").fillna(-1).to_numpy(np.int32)
-    regulated = ~occ["regulatedProfessionNote"].str.rstrip("/").str.endswith("/unregulated") & (
-        occ["regulatedProfessionNote"] != ""
-    )
-    regulated_arr = regulated.to_numpy(bool).copy()
+    # Denmark's list is authoritative. ESCO's regulatedProfessionNote speaks of regulation somewhere in the EU (it
+    # flags architects, whom Denmark does not regulate); the curated file includes every ESCO-flagged profession
+    # that is regulated here, so the note is not read.
+    regulated_arr = np.zeros(len(occ_uris), bool)
 
     reg = _read_csv(data_dir / REGULATED, ["profession_da", "match_kind", "match_value"])
     for profession, kind, value in zip(reg["profession_da"], reg["match_kind"], reg["match_value"], strict=True):
@@ -292,6 +294,8 @@ def build_taxonomy(data_dir: Path) -> Taxonomy:
             regulated_arr |= hits
         else:
             raise ValueError(f"{data_dir / REGULATED}: match_kind must be 'occupation' or 'isco', not {kind!r}")
+
+    neighbours = _neighbour_matrix(data_dir / NEIGHBOURS, occ_row, isco, regulated_arr)
 
     lang_coll = _read_csv(esco / "languageSkillsCollection_en.csv.gz", ["conceptUri"])
     is_language = np.zeros(len(skill_uris), bool)
@@ -361,6 +365,7 @@ def build_taxonomy(data_dir: Path) -> Taxonomy:
         skill_label_table=skill_labels.table(),
         version=version,
         extras={"build_version": BUILD_VERSION, "skill_related_nnz": str(related.nnz)},
+        occupation_neighbours=neighbours,
     )
     log.info(
         "built taxonomy %s: %d occupations (%d regulated), %d skills, %d occupation labels, %d skill labels, "
@@ -375,6 +380,40 @@ def build_taxonomy(data_dir: Path) -> Taxonomy:
         time.perf_counter() - started,
     )
     return taxonomy
+
+
+def _neighbour_matrix(
+    path: Path, occ_row: dict[str, int], isco: np.ndarray, regulated: np.ndarray
+) -> sp.csr_matrix:
+    """Regulated occupation → unregulated neighbours. An ``isco`` row applies to every regulated occupation of
+    that unit group; a neighbour that is itself regulated would defeat the point and is refused."""
+    frame = _read_csv(path, ["regulated_kind", "regulated_value", "neighbour_occupation_uri"])
+    src: list[int] = []
+    dst: list[int] = []
+    for kind, value, neighbour in zip(
+        frame["regulated_kind"], frame["regulated_value"], frame["neighbour_occupation_uri"], strict=True
+    ):
+        value, neighbour = value.strip(), neighbour.strip()
+        target = occ_row.get(neighbour)
+        if target is None:
+            raise ValueError(f"{path}: neighbour {neighbour} is not an ESCO occupation")
+        if regulated[target]:
+            raise ValueError(f"{path}: neighbour {neighbour} is itself a regulated profession")
+        if kind == "occupation":
+            if value not in occ_row:
+                raise ValueError(f"{path}: regulated_value {value} is not an ESCO occupation")
+            sources = [occ_row[value]]
+        elif kind == "isco" and value.isdigit():
+            sources = np.flatnonzero((isco == int(value)) & regulated).tolist()
+        else:
+            raise ValueError(f"{path}: regulated_kind must be 'occupation' or 'isco' (4 digits), not {kind!r}")
+        src += sources
+        dst += [target] * len(sources)
+    n = len(occ_row)
+    matrix = sp.csr_matrix((np.ones(len(src), np.float32), (src, dst)), shape=(n, n))
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
 
 
 def _add_lexicon(target: _Labels, texts: pd.Series, uris: pd.Series, rows: dict[str, int], path: Path) -> None:
@@ -404,6 +443,8 @@ def _save(taxonomy: Taxonomy, folder: Path) -> None:
     sp.save_npz(folder / "occ_essential.npz", taxonomy.occ_essential, compressed=False)
     sp.save_npz(folder / "occ_optional.npz", taxonomy.occ_optional, compressed=False)
     sp.save_npz(folder / "skill_related.npz", taxonomy.skill_related, compressed=False)
+    if taxonomy.occupation_neighbours is not None:
+        sp.save_npz(folder / "occupation_neighbours.npz", taxonomy.occupation_neighbours, compressed=False)
     strings = {
         "version": taxonomy.version,
         "occupation_uris": taxonomy.occupation_uris,
@@ -447,6 +488,11 @@ def _load(folder: Path) -> Taxonomy:
         skill_label_table=table("skill_label", arr["skill_label_concept"]),
         version=strings["version"],
         extras=strings["extras"],
+        occupation_neighbours=(
+            sp.csr_matrix(sp.load_npz(folder / "occupation_neighbours.npz"))
+            if (folder / "occupation_neighbours.npz").is_file()
+            else None
+        ),
     )
 
 

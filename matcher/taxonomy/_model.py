@@ -62,6 +62,10 @@ class Taxonomy:
         all surface forms for normalisation.
     version :
         a hash of the input files and the build code; changes whenever the cache must be rebuilt.
+    occupation_neighbours :
+        CSR float32 (n_occupations × n_occupations): for a regulated occupation, the unregulated neighbour
+        occupations its experience qualifies for while the papers are not recognised (nurse → home care aide,
+        nurse assistant, …), from data/regulated_neighbours_dk.csv. None means no neighbour data.
     """
 
     occupation_uris: list[str]
@@ -79,6 +83,7 @@ class Taxonomy:
     skill_label_table: LabelTable
     version: str
     extras: dict[str, str] = field(default_factory=dict)
+    occupation_neighbours: sp.csr_matrix | None = None
 
     @cached_property
     def occupation_row(self) -> dict[str, int]:

@@ -86,3 +86,22 @@ def test_undocumented_nurse_on_real_esco(real: tuple[Taxonomy, Postcodes]) -> No
     e = explain(nurse, needs[1], comps, int(block.gates[0, 1]), taxonomy, postcodes, policy)
     assert "Sprogskole tirsdag og torsdag passer med arbejdsdagene" in e.da
     assert any(s.startswith("Lives ") and "km from the workplace" in s for s in e.en)
+
+
+def test_regulated_experience_counts_for_unregulated_neighbours(real: tuple[Taxonomy, Postcodes]) -> None:
+    """data/regulated_neighbours_dk.csv: a nurse's years count as experience for home-care-aide jobs, so the
+    undocumented nurse ranks above a citizen with the same skills but no care background."""
+    taxonomy, postcodes = real
+    policy = ScoringPolicy()
+    nurse = syrian_nurse(taxonomy)
+    newcomer = nurse.model_copy(update={"occupations": [], "qualifications": []})
+    needs = [job(SOSU_HELPER, "SOSU-hjælper"), job(NURSE_ASSISTANT, "Sygehjælper")]
+    cf = CitizenFeatures.build([(1, nurse), (2, newcomer)], taxonomy, postcodes, policy, TODAY)
+    nf = NeedFeatures.build(list(enumerate(needs, 1)), taxonomy, postcodes, policy, TODAY)
+    block = RuleScorer(policy, taxonomy).score_block(cf, np.arange(2), nf, np.arange(2))
+    experience = block.components["experience"]
+    assert experience[0, 0] == pytest.approx(policy.experience_regulated_neighbour)
+    assert experience[0, 1] == pytest.approx(policy.experience_regulated_neighbour)
+    assert (experience[1] == 0).all()
+    assert (block.total[0] > block.total[1]).all()
+    assert (block.gates == 0).all()
