@@ -42,5 +42,6 @@ def copy_data_dir(target: Path) -> Path:
     (target / "lexicon").mkdir()
     for path in (source / "lexicon").glob("*.csv"):
         shutil.copy(path, target / "lexicon" / path.name)
-    shutil.copy(source / "regulated_professions_dk.csv", target / "regulated_professions_dk.csv")
+    for name in ("regulated_professions_dk.csv", "regulated_neighbours_dk.csv"):
+        shutil.copy(source / name, target / name)
     return target
