@@ -270,7 +270,18 @@ def finish(
     session: Session, run_id: int, needs: Lists, plan: Sequence[dict[str, object]], report: dict[str, object]
 ) -> None:
     """Write the per-need lists and the plan, mark the run completed and drop the partials (one transaction, so
-    a kill here leaves the run resumable with every block done). ``n_results``: list entries both ways."""
+    a kill here leaves the run resumable with every block done). ``n_results``: list entries both ways.
+
+    The run row is locked first and must still be running with every block checkpointed: a GDPR erase while
+    the run was computing invalidates it (see ``CitizenRepository.erase``), and its results must not land."""
+    state = session.execute(
+        select(RankingRunRow.status, RankingRunRow.blocks_total).where(RankingRunRow.id == run_id).with_for_update()
+    ).one_or_none()
+    n_blocks = session.scalar(select(func.count()).select_from(RankingBlockRow).where(RankingBlockRow.run_id == run_id))
+    if state is None or state.status != RUNNING or n_blocks != state.blocks_total:
+        raise RuntimeError(
+            f"ranking run {run_id} was invalidated while it ran (e.g. by a GDPR erase); start a fresh run"
+        )
     session.execute(delete(RankingListRow).where(RankingListRow.run_id == run_id, RankingListRow.direction == "need"))
     session.execute(delete(RankingResultRow).where(RankingResultRow.run_id == run_id))
     insert_lists(session, needs)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import String, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from matcher.domain import Citizen, Employer, FeedbackKind, Vacancy
@@ -28,7 +28,10 @@ from matcher.storage._tables import (
     EmployerRow,
     FeedbackRow,
     NeedRow,
+    RankingBlockRow,
+    RankingListRow,
     RankingResultRow,
+    RankingRunRow,
     ServiceMetaRow,
     utcnow,
 )
@@ -185,7 +188,39 @@ class CitizenRepository:
         self.get(citizen_id)
         self.session.execute(delete(FeedbackRow).where(FeedbackRow.citizen_id == citizen_id))
         self.session.execute(delete(RankingResultRow).where(RankingResultRow.citizen_id == citizen_id))
+        self._scrub_ranking_lists(citizen_id)
         self.session.execute(delete(CitizenRow).where(CitizenRow.id == citizen_id))
+
+    def _scrub_ranking_lists(self, citizen_id: int) -> None:
+        """Remove the citizen from every stored ranking run: their own lists go, and they are cut out of the
+        needs' lists. Unfinished runs hold the citizen in binary block checkpoints; those runs are invalidated
+        (checkpoints deleted, status failed) — the next run starts fresh, without the citizen."""
+        self.session.execute(
+            delete(RankingListRow).where(
+                RankingListRow.direction == "citizen", RankingListRow.owner_id == citizen_id
+            )
+        )
+        # Pre-filter on the JSON text (portable across SQLite and PostgreSQL), then check exactly in Python.
+        candidates = self.session.scalars(
+            select(RankingListRow).where(
+                RankingListRow.direction == "need",
+                cast(RankingListRow.ids, String).like(f"%{citizen_id}%"),
+            )
+        )
+        for row in candidates:
+            keep = [i for i, cid in enumerate(row.ids) if cid != citizen_id]
+            if len(keep) != len(row.ids):
+                row.ids = [row.ids[i] for i in keep]
+                row.scores = [row.scores[i] for i in keep]
+                row.overqualification = [row.overqualification[i] for i in keep]
+        unfinished = select(RankingRunRow.id).where(RankingRunRow.status != "completed")
+        self.session.execute(delete(RankingBlockRow).where(RankingBlockRow.run_id.in_(unfinished)))
+        self.session.execute(
+            update(RankingRunRow)
+            .where(RankingRunRow.status != "completed")
+            .values(status="failed", blocks_done=0, error="invalidated by a GDPR erase; start a fresh run")
+        )
+        self.session.flush()
 
     def page(self, limit: int, offset: int, target_group: str | None = None) -> tuple[list[CitizenRow], int]:
         count = select(func.count()).select_from(CitizenRow)

@@ -236,3 +236,60 @@ def test_citizens_without_any_need_are_reported_without_match(world, taxonomy, p
     assert outcome.status == COMPLETED and outcome.blocks_total == 0
     assert outcome.report["citizens_without_match"] == 30
     assert outcome.report["optimal"]["positions_filled"] == 0
+
+
+def test_gdpr_erase_removes_the_citizen_from_stored_runs(world, taxonomy, postcodes) -> None:
+    settings, sessions = world()
+    j = job(settings, sessions, taxonomy, postcodes, block_size=50)
+    run_id, _ = j.prepare(TODAY)
+    assert j.run().status == COMPLETED
+    before = read_results(sessions, run_id)
+    # the citizen who appears most often in the needs' lists
+    counts: dict[int, int] = {}
+    for cid, _nid, _rank, _score in before["need"]:
+        counts[cid] = counts.get(cid, 0) + 1
+    victim = max(counts, key=lambda c: (counts[c], -c))
+    assert counts[victim] > 0 and any(c == victim for c, *_ in before["citizen"])
+    with transaction(sessions) as session:
+        CitizenRepository(session).erase(victim)
+    after = read_results(sessions, run_id)
+    for direction in ("citizen", "need", "plan"):
+        assert all(c != victim for c, *_ in after[direction]), direction
+    # everyone else's entries are untouched
+    assert len(after["need"]) == len(before["need"]) - counts[victim]
+    assert [e for e in before["citizen"] if e[0] != victim] == after["citizen"]
+
+
+def test_gdpr_erase_during_a_run_keeps_its_results_from_landing(world, taxonomy, postcodes) -> None:
+    settings, sessions = world()
+    engine = sessions.kw["bind"]
+    blocks = {"n": 0}
+    victim: dict[str, int] = {}
+
+    def erase_mid_run(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.startswith("INSERT INTO ranking_blocks"):
+            blocks["n"] += 1
+
+    event.listen(engine, "after_cursor_execute", erase_mid_run)
+    j = job(settings, sessions, taxonomy, postcodes, block_size=50)
+    run_id, _ = j.prepare(TODAY)
+    original_finish = j._finish
+
+    def finish_after_erase(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with transaction(sessions) as session:
+            victim["id"] = next(CitizenRepository(session).all()).id
+            CitizenRepository(session).erase(victim["id"])
+        return original_finish(*args, **kwargs)
+
+    j._finish = finish_after_erase  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="invalidated"):
+        j.run()
+    event.remove(engine, "after_cursor_execute", erase_mid_run)
+    assert blocks["n"] == 5
+    with transaction(sessions) as session:
+        run = session.get(RankingRunRow, run_id)
+        assert run is not None and run.status == FAILED
+        assert latest_completed(session) is None
+        leftovers = session.scalars(select(RankingBlockRow).where(RankingBlockRow.run_id == run_id)).all()
+        assert leftovers == []
+    assert all(c != victim["id"] for rows in read_results(sessions, run_id).values() for c, *_ in rows)
