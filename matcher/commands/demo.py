@@ -63,6 +63,7 @@ def demo(
             f"demo database {url.removeprefix('sqlite:///')}: {len(world.employers)} employers, "
             f"{len(world.citizens)} citizens, {len(needs)} needs ({time.perf_counter() - started:.1f} s)"
         )
+        _nightly_run(settings)
         typer.echo(f"consultant key: {consultant_key}")
         typer.echo(f"employer key (employer {first_employer}): {employer_key}")
         if not serve:
@@ -72,6 +73,31 @@ def demo(
 
     typer.echo(f"serving http://{host}:{port}  (OpenAPI docs: http://{host}:{port}/docs; Ctrl-C stops)")
     run_server(settings, host, port)
+
+
+def _nightly_run(settings: Settings) -> None:
+    """The main job on the demo data: the nightly re-rank with its placement plan, as `matcher rerank` runs it."""
+    from matcher.batch import RerankJob, RerankOptions
+    from matcher.storage import make_engine, session_factory
+    from matcher.taxonomy import get_taxonomy, load_postcodes
+
+    started = time.perf_counter()
+    engine = make_engine(settings.database_url)
+    job = RerankJob(
+        settings, session_factory(engine), get_taxonomy(), load_postcodes(settings.data_dir), RerankOptions()
+    )
+    job.prepare()
+    outcome = job.run()
+    engine.dispose()
+    plan, greedy = outcome.report.get("optimal"), outcome.report.get("greedy")
+    typer.echo(f"nightly run {outcome.run_id} {outcome.status} in {time.perf_counter() - started:.1f} s")
+    if plan and greedy:
+        typer.echo(
+            f"placement plan: {plan['citizens_with_proposal']} citizens proposed, {plan['positions_filled']} of "
+            f"{plan['positions_total']} positions filled, {plan['overqualified_assignments']} over-qualified "
+            f"(greedy baseline: {greedy['positions_filled']} filled, {greedy['overqualified_assignments']} "
+            "over-qualified)"
+        )
 
 
 def _show(settings: Settings, need_id: int) -> None:
