@@ -24,20 +24,38 @@ def _const(value: float, shape: tuple[int, int]) -> np.ndarray:
     return np.broadcast_to(F32(value), shape)
 
 
-def _distinct_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+DEDUP_MIN_COLUMNS = 16
+"""Below this many columns on the other side of the grid, deduplicating rows costs more (a sort of the rows)
+than it saves (a few passes over a thin grid): the interactive one-need query is the case that matters."""
+
+
+def _distinct_rows(keys: np.ndarray, n_other: int) -> tuple[np.ndarray, np.ndarray]:
     """Row positions of the distinct rows of ``keys`` (n × k) and, per row, which distinct row it is.
 
     Why: most per-citizen inputs take few distinct values within a block (a few postcodes, hours ranges and
     language levels), so a component is computed on those rows only and gathered out with one contiguous
-    row copy, instead of several passes over the whole grid.
+    row copy, instead of several passes over the whole grid. ``n_other`` is the size of the grid's other
+    dimension; when it is small every row is taken as distinct (same values, no sort).
     """
     if len(keys) == 0:
         return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    if n_other < DEDUP_MIN_COLUMNS:
+        every = np.arange(len(keys), dtype=np.intp)
+        return every, every
     keys = np.ascontiguousarray(keys.reshape(len(keys), -1))
     # one opaque byte string per row: np.unique on those is ~6× faster than np.unique(axis=0)
     rows = keys.view(np.dtype((np.void, keys.dtype.itemsize * keys.shape[1]))).ravel()
     _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
     return first, inverse.ravel()
+
+
+def _take_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
+    """``matrix[rows]``, without the copy when ``rows`` is every row in order (the interactive query over all
+    citizens, where the copy costs more than the product that follows)."""
+    n = matrix.shape[0]
+    if len(rows) == n and (n == 0 or (rows[0] == 0 and rows[-1] == n - 1 and bool(np.all(np.diff(rows) == 1)))):
+        return matrix
+    return matrix[rows]
 
 
 def _one_hot(cols: np.ndarray, n_codes: int) -> sp.csr_matrix:
@@ -166,7 +184,7 @@ class RuleScorer(Scorer):
         self, cit: CitizenFeatures, c_rows: np.ndarray, needs: NeedFeatures, n_rows: np.ndarray, shape: tuple[int, int]
     ) -> np.ndarray:
         """Weighted coverage: citizen skill weights · the need's skill vector, clipped at 1 (one sparse product)."""
-        skills_c = cit.skills[c_rows]
+        skills_c = _take_rows(cit.skills, c_rows)
         vector = needs.skill_vector[n_rows]
         if skills_c.nnz == 0 or vector.nnz == 0:
             return _const(0.0, shape)
@@ -196,7 +214,7 @@ class RuleScorer(Scorer):
         for matrix, cols, credit in levels:
             if credit <= 0:
                 continue
-            sub = matrix[c_rows]
+            sub = _take_rows(matrix, c_rows)
             if sub.nnz == 0:
                 continue
             hits = np.asarray((sub @ _one_hot(cols, matrix.shape[1])).toarray(), dtype=F32)
@@ -232,7 +250,7 @@ class RuleScorer(Scorer):
         if not np.any(level):
             return _const(1.0, shape)
         fit = cit.qual_fit[c_rows]
-        first, inv = _distinct_rows(fit)
+        first, inv = _distinct_rows(fit, shape[1])
         return np.take(fit[first], level, axis=1)[inv]
 
     def _overqualification(
@@ -270,8 +288,8 @@ class RuleScorer(Scorer):
         langs = np.unique(req.indices)
         asked = req[:, langs].toarray().astype(F32)  # (n_n, L)
         hard = needs.lang_hard[n_rows][:, langs].toarray() > 0
-        have = cit.languages[c_rows][:, langs].toarray().astype(F32)  # (n_c, L)
-        first, inv = _distinct_rows(have)
+        have = _take_rows(cit.languages, c_rows)[:, langs].toarray().astype(F32)  # (n_c, L)
+        first, inv = _distinct_rows(have, shape[1])
         reps = have[first]
         penalty = needs.lang_penalty[n_rows][None, :]
         gate_on = self.policy.gates.language and bool(hard.any())
@@ -311,7 +329,7 @@ class RuleScorer(Scorer):
         if not stated.any() and not school.any():
             return _const(1.0, shape)
         hmin, hmax = cit.hours_min[c_rows], cit.hours_max[c_rows]
-        first, inv = _distinct_rows(np.column_stack([hmin, hmax, school.astype(F32)]))
+        first, inv = _distinct_rows(np.column_stack([hmin, hmax, school.astype(F32)]), shape[1])
         fit = np.ones((len(first), shape[1]), F32)
         gate = np.zeros((len(first), shape[1]), np.uint16)
         if stated.any():
@@ -360,9 +378,9 @@ class RuleScorer(Scorer):
             return _const(p.unknown_location_score, shape)
         cx, cy = cit.geo_x[c_rows], cit.geo_y[c_rows]
         max_km = cit.max_commute_km[c_rows].astype(F32)
-        fc, ic = _distinct_rows(np.column_stack([cx, cy, max_km, c_known.astype(F32)]))
+        fc, ic = _distinct_rows(np.column_stack([cx, cy, max_km, c_known.astype(F32)]), shape[1])
         nx, ny = needs.geo_x[n_rows], needs.geo_y[n_rows]
-        fn, in_ = _distinct_rows(np.column_stack([nx, ny, n_known.astype(F32)]))
+        fn, in_ = _distinct_rows(np.column_stack([nx, ny, n_known.astype(F32)]), shape[0])
         d2 = np.subtract.outer(cx[fc], nx[fn])
         d2 *= d2
         dy = np.subtract.outer(cy[fc], ny[fn])
@@ -415,7 +433,7 @@ class RuleScorer(Scorer):
         Most citizens hold no authorisation at all and share one gate row; each authorised citizen gets its own
         row (a sparse product decides which regulated needs it lifts); one row gather ORs them into the block.
         """
-        auth = cit.authorised[c_rows]
+        auth = _take_rows(cit.authorised, c_rows)
         holders = np.flatnonzero(np.diff(auth.indptr) > 0)
         table = np.zeros((1 + len(holders), len(n_rows)), np.uint16)
         table[:, regulated] = np.uint16(Gate.REGULATED_PROFESSION)
@@ -441,7 +459,8 @@ class RuleScorer(Scorer):
         required = needs.licences[n_rows]
         if not required.any():
             return
-        held, inv = np.unique(cit.licences[c_rows], return_inverse=True)
+        first, inv = _distinct_rows(cit.licences[c_rows], len(n_rows))
+        held = cit.licences[c_rows][first]
         missing = np.bitwise_and.outer(~held, required) != 0
         if missing.any():
             gates |= np.where(missing, np.uint16(Gate.DRIVING_LICENCE), np.uint16(0))[inv.ravel()]

@@ -374,3 +374,25 @@ def test_can_pass_commute_is_exact_for_skipping(taxonomy: Taxonomy) -> None:
     assert scorer.can_pass_commute(cf, np.array([0, 1]), nf, np.array([0, 1]))  # Korsør is within 20 km
     nowhere, _ = toy.build([toy.citizen(postcode="9999")], needs, taxonomy, policy)
     assert scorer.can_pass_commute(nowhere, np.array([0]), nf, np.array([0]))
+
+
+@pytest.mark.parametrize("n_needs", [1, 9])
+def test_row_deduplication_does_not_change_scores(monkeypatch: pytest.MonkeyPatch, n_needs: int) -> None:
+    """Deduplicating citizen rows is an optimisation only: forcing it on and off gives bit-identical blocks."""
+    from matcher.scoring import _rule
+    from tests.scoring.scorer_contract import contract_population
+
+    taxonomy = toy.make_taxonomy()
+    citizens, needs = contract_population()
+    cf, nf = toy.build(citizens, needs, taxonomy)
+    scorer = RuleScorer(ScoringPolicy(), taxonomy)
+    c_rows, n_rows = np.arange(cf.n), np.arange(min(n_needs, nf.n))
+    blocks = []
+    for threshold in (0, 10**9):
+        monkeypatch.setattr(_rule, "DEDUP_MIN_COLUMNS", threshold)
+        blocks.append(scorer.score_block(cf, c_rows, nf, n_rows))
+    always, never = blocks
+    assert np.array_equal(always.total, never.total)
+    assert np.array_equal(always.gates, never.gates)
+    for name in always.components:
+        assert np.array_equal(np.asarray(always.components[name]), np.asarray(never.components[name])), name
