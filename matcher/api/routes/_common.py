@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Path, Query
 
-from matcher.api.schemas import CitizenPublic, EmployerPublic, ErrorBody, VacancyPublic
+from matcher.api.schemas import BulkErrorBody, CitizenPublic, EmployerPublic, ErrorBody, VacancyPublic
 from matcher.storage import MAX_ID, CitizenRow, EmployerRow, NeedRow
 
 Limit = Annotated[int, Query(ge=1, le=100, description="page size, at most 100")]
@@ -25,6 +25,29 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {**_E, "description": "no such resource; `field` names the id"}}
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {**_E, "description": "conflicts with stored data"}}
 TOO_LARGE: dict[int | str, dict[str, Any]] = {413: {**_E, "description": "body over the size limit"}}
+BULK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"model": BulkErrorBody, "description": "nothing was written; `errors` lists every bad item"},
+    415: {"description": "Content-Type is neither application/json nor application/x-ndjson"},
+    **TOO_LARGE,
+}
+
+
+def bulk_body(schema: str) -> dict[str, Any]:
+    """OpenAPI request body of a bulk route: a JSON array of ``schema`` items, or JSON lines of them (the route
+    reads the raw body itself, so FastAPI cannot derive this)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "array", "items": {"$ref": f"#/components/schemas/{schema}"}},
+                },
+                "application/x-ndjson": {
+                    "schema": {"type": "string", "description": f"one {schema} JSON object per line"}
+                },
+            },
+        }
+    }
 
 
 def citizen_public(row: CitizenRow) -> CitizenPublic:

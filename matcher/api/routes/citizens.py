@@ -18,12 +18,14 @@ from matcher.api.deps import AppState, AuditDep, Auditor, ConsultantKey, IndexDe
 from matcher.api.errors import BodyFieldError
 from matcher.api.routes._common import (
     AUTH_ERRORS,
+    BULK_RESPONSES,
     CONFLICT,
     NOT_FOUND,
     TOO_LARGE,
     CitizenId,
     Limit,
     Offset,
+    bulk_body,
     citizen_public,
 )
 from matcher.api.schemas import (
@@ -148,30 +150,11 @@ def export_citizen(citizen_id: CitizenId, key: ConsultantKey, audit: AuditDep, s
     )
 
 
-_BULK_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {"type": "array", "items": {"$ref": "#/components/schemas/CitizenCreate"}},
-            },
-            "application/x-ndjson": {
-                "schema": {"type": "string", "description": "one CitizenCreate JSON object per line"}
-            },
-        },
-    }
-}
-
-
 @router.post(
     ":bulk",
     status_code=201,
-    openapi_extra=_BULK_BODY,
-    responses={
-        422: {"model": BulkErrorBody, "description": "nothing was written; `errors` lists every bad item"},
-        415: {"description": "Content-Type is neither application/json nor application/x-ndjson"},
-        **TOO_LARGE,
-    },
+    openapi_extra=bulk_body("CitizenCreate"),
+    responses=BULK_RESPONSES,
 )
 async def bulk_citizens(request: Request, key: ConsultantKey, audit: AuditDep, state: StateDep) -> Response:
     """Upload many profiles as a JSON array or JSONL. All or nothing: if any item is invalid (shape, taxonomy,

@@ -25,12 +25,14 @@ from matcher.api.deps import (
 from matcher.api.errors import BodyFieldError
 from matcher.api.routes._common import (
     AUTH_ERRORS,
+    BULK_RESPONSES,
     NOT_FOUND,
     TOO_LARGE,
     EmployerId,
     Limit,
     Offset,
     VacancyId,
+    bulk_body,
     vacancy_public,
 )
 from matcher.api.schemas import BulkErrorBody, BulkResult, Page, VacancyIn, VacancyPublic
@@ -129,30 +131,11 @@ def delete_vacancy(
     return Response(status_code=204)
 
 
-_BULK_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {"type": "array", "items": {"$ref": "#/components/schemas/VacancyCreate"}},
-            },
-            "application/x-ndjson": {
-                "schema": {"type": "string", "description": "one VacancyCreate JSON object per line"}
-            },
-        },
-    }
-}
-
-
 @router.post(
     "/v1/vacancies:bulk",
     status_code=201,
-    openapi_extra=_BULK_BODY,
-    responses={
-        422: {"model": BulkErrorBody, "description": "nothing was written; `errors` lists every bad item"},
-        415: {"description": "Content-Type is neither application/json nor application/x-ndjson"},
-        **TOO_LARGE,
-    },
+    openapi_extra=bulk_body("VacancyCreate"),
+    responses=BULK_RESPONSES,
 )
 async def bulk_vacancies(request: Request, key: ConsultantKey, audit: AuditDep, state: StateDep) -> Response:
     """Upload many needs (each names its `employer_id`) as a JSON array or JSONL. All or nothing, as
