@@ -97,6 +97,20 @@ def project_km(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return x, y
 
 
+def geo_columns(lat: np.ndarray, lon: np.ndarray) -> dict[str, np.ndarray]:
+    """The location columns every feature table has: degrees (NaN when unknown) and the planar km coordinates
+    the scorer measures distance with (0 where unknown, flagged by ``geo_known``)."""
+    x, y = project_km(lat, lon)
+    known = ~np.isnan(lat)
+    return {
+        "lat": lat,
+        "lon": lon,
+        "geo_x": np.where(known, x, 0.0).astype(np.float32),
+        "geo_y": np.where(known, y, 0.0).astype(np.float32),
+        "geo_known": known,
+    }
+
+
 def csr_from_dicts(rows: Sequence[dict[int, float]], n_cols: int) -> sp.csr_matrix:
     """CSR float32 with sorted column indices from one {column: value} dict per row."""
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)

@@ -24,8 +24,8 @@ from matcher.features._base import (
     FeatureTable,
     csr_from_dicts,
     day_number,
+    geo_columns,
     licence_mask,
-    project_km,
     weekday_mask,
 )
 from matcher.taxonomy import Postcodes, Taxonomy
@@ -265,17 +265,11 @@ class CitizenFeatures(FeatureTable):
             languages.append(row_lang)
             school.append(days)
 
-        x, y = project_km(lat, lon)
-        known = ~np.isnan(lat)
         return cls(
             ids=np.array(ids, np.int64),
             taxonomy_version=taxonomy.version,
             target_group=np.array(target_group, np.int8),
-            lat=lat,
-            lon=lon,
-            geo_x=np.where(known, x, 0.0).astype(np.float32),
-            geo_y=np.where(known, y, 0.0).astype(np.float32),
-            geo_known=known,
+            **geo_columns(lat, lon),
             max_commute_km=np.array(max_commute, np.float32),
             skills=csr_from_dicts(skills, taxonomy.n_skills),
             occ_exp=csr_from_dicts(occ_exp, n_occ),

@@ -27,8 +27,8 @@ from matcher.features._base import (
     FeatureTable,
     csr_from_dicts,
     day_number,
+    geo_columns,
     licence_mask,
-    project_km,
     weekday_mask,
 )
 from matcher.taxonomy import Postcodes, Taxonomy
@@ -261,8 +261,6 @@ class NeedFeatures(FeatureTable):
             if need.expires is not None:
                 expires[r] = day_number(need.expires)
 
-        x, y = project_km(lat, lon)
-        known = ~np.isnan(lat)
         n_skills = taxonomy.n_skills
         return cls(
             ids=ids,
@@ -271,11 +269,7 @@ class NeedFeatures(FeatureTable):
             employer_id=employer,
             kind=kind,
             positions=positions,
-            lat=lat,
-            lon=lon,
-            geo_x=np.where(known, x, 0.0).astype(np.float32),
-            geo_y=np.where(known, y, 0.0).astype(np.float32),
-            geo_known=known,
+            **geo_columns(lat, lon),
             essential=csr_from_dicts(essential, n_skills),
             optional=csr_from_dicts(optional, n_skills),
             skill_vector=csr_from_dicts(vectors, n_skills),
