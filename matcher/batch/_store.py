@@ -21,11 +21,18 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from matcher.storage import RankingResultRow, RankingRunRow
-from matcher.storage._tables import RankingBlockRow, RankingListRow, utcnow
+from matcher.storage._tables import (
+    RUN_COMPLETED,
+    RUN_FAILED,
+    RUN_RUNNING,
+    RankingBlockRow,
+    RankingListRow,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
-RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
+RUNNING, COMPLETED, FAILED = RUN_RUNNING, RUN_COMPLETED, RUN_FAILED
 STALE_AFTER = dt.timedelta(minutes=15)
 """A running run without a heartbeat for this long is taken to be dead (blocks commit far more often)."""
 

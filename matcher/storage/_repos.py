@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from matcher.domain import Citizen, Employer, FeedbackKind, Vacancy
 from matcher.storage._tables import (
+    RUN_COMPLETED,
+    RUN_FAILED,
     ApiKeyRow,
     AuditRow,
     Base,
@@ -213,12 +215,12 @@ class CitizenRepository:
                 row.ids = [row.ids[i] for i in keep]
                 row.scores = [row.scores[i] for i in keep]
                 row.overqualification = [row.overqualification[i] for i in keep]
-        unfinished = select(RankingRunRow.id).where(RankingRunRow.status != "completed")
+        unfinished = select(RankingRunRow.id).where(RankingRunRow.status != RUN_COMPLETED)
         self.session.execute(delete(RankingBlockRow).where(RankingBlockRow.run_id.in_(unfinished)))
         self.session.execute(
             update(RankingRunRow)
-            .where(RankingRunRow.status != "completed")
-            .values(status="failed", blocks_done=0, error="invalidated by a GDPR erase; start a fresh run")
+            .where(RankingRunRow.status != RUN_COMPLETED)
+            .values(status=RUN_FAILED, blocks_done=0, error="invalidated by a GDPR erase; start a fresh run")
         )
         self.session.flush()
 

@@ -130,6 +130,10 @@ class FeedbackRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+RUN_RUNNING, RUN_COMPLETED, RUN_FAILED = "running", "completed", "failed"
+"""``RankingRunRow.status`` values: the batch writes them, a GDPR erase invalidates unfinished runs."""
+
+
 class RankingRunRow(Base):
     """One nightly ranking run (filled by the batch layer)."""
 
