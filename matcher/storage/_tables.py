@@ -128,6 +128,26 @@ class FeedbackRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     key_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON(),
+        comment="what the engine scored for the pair when the feedback was given (components, total, gates, "
+        "context): the re-ranker's training row, so later profile edits cannot leak the outcome back into it",
+    )
+
+
+class CitizenAuditAttributesRow(Base):
+    """Protected attributes (gender, birth year, origin) held for fairness audits only.
+
+    A separate table on purpose: the engine loads citizens from ``citizens.profile`` and never reads this table,
+    so these values cannot reach a score or a model input. Erased with the citizen (cascade)."""
+
+    __tablename__ = "citizen_audit_attributes"
+
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True)
+    gender: Mapped[str | None] = mapped_column(String(20))
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    origin_country: Mapped[str | None] = mapped_column(String(2), comment="ISO 3166 alpha-2")
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 RUN_RUNNING, RUN_COMPLETED, RUN_FAILED = "running", "completed", "failed"
