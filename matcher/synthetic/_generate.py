@@ -140,12 +140,19 @@ POSITIONS_SHARE = (0.5, 0.2, 0.13, 0.1, 0.07)  # 1…5 positions
 class SyntheticData:
     """One generated world. ``vacancy.employer_id`` is the 1-based index into ``employers``; ``protected[i]``
     belongs to ``citizens[i]`` and holds gender, birth year and origin country for fairness audits only — they
-    are deliberately not on the :class:`~matcher.domain.Citizen` model, so the engine can never score on them."""
+    are deliberately not on the :class:`~matcher.domain.Citizen` model, so the engine can never score on them.
+
+    ``truth[i]`` is hidden ground truth for evaluation: the ESCO occupation URIs that ``citizens[i]``'s past-job
+    skills were drawn from, primary first (one or two). Citizens with work experience also list them as
+    ``occupations``; for the others (many young people and refugees) the engine sees only the skills drawn from
+    them. Skills that come from a qualification are not counted here: the qualification itself carries its
+    occupation. Like ``protected``, it is never on the model, so nothing the engine reads can contain it."""
 
     employers: list[Employer] = field(default_factory=list)
     citizens: list[Citizen] = field(default_factory=list)
     vacancies: list[Vacancy] = field(default_factory=list)
     protected: list[dict[str, Any]] = field(default_factory=list)
+    truth: list[tuple[str, ...]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -518,7 +525,7 @@ def _citizens(
     labels_share: float,
     lexicon: Lexicon | None,
     parts: _Parts,
-) -> tuple[list[Citizen], list[dict[str, Any]]]:
+) -> tuple[list[Citizen], list[dict[str, Any]], list[tuple[str, ...]]]:
     group_index = {g.value: i for i, g in enumerate(ref.target_groups)}
 
     def in_group(*names: str) -> np.ndarray:
@@ -754,7 +761,10 @@ def _citizens(
         }))
         protected.append({"gender": "female" if fem else "male", "birth_year": today.year - age_i,
                           "origin_country": origin})
-    return citizens, protected
+    # hidden truth, read off arrays already drawn: no random numbers are consumed, so the output is unchanged
+    src_uris = [ref.esco_uris[e] for e in src_esco.tolist()]
+    truth = [tuple(src_uris[o0:o1]) for o0, o1 in zip(src_ptr[:-1].tolist(), src_ptr[1:].tolist(), strict=True)]
+    return citizens, protected, truth
 
 
 # --------------------------------------------------------------------------------------------- entry point
@@ -823,10 +833,12 @@ def generate(
         parts = _Parts(shared_parts)
         vacancies = _vacancies(rng_vac, ref, employers, employer_sector, postcodes, n_vacancies, day, parts)
         t2 = time.perf_counter()
-        citizens, protected = _citizens(rng_cit, ref, geo, n_citizens, day, labels_share, lexicon, parts)
+        citizens, protected, truth = _citizens(rng_cit, ref, geo, n_citizens, day, labels_share, lexicon, parts)
         t3 = time.perf_counter()
     logger.info(
         "synthetic %s: %d employers %.2fs, %d vacancies %.2fs, %d citizens %.2fs",
         region, n_employers, t1 - t0, n_vacancies, t2 - t1, n_citizens, t3 - t2,
     )
-    return SyntheticData(employers=employers, citizens=citizens, vacancies=vacancies, protected=protected)
+    return SyntheticData(
+        employers=employers, citizens=citizens, vacancies=vacancies, protected=protected, truth=truth
+    )
