@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import orjson
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
@@ -231,10 +232,13 @@ def list_rows(
         np.round(scores.astype(np.float64), 6).tolist(),
         np.round(overq.astype(np.float64), 4).tolist(),
     )
+    # orjson: ~20x faster than json.dumps on these short lists, which at 10k x 2k were a tenth of the run
     rows: list[tuple[object, ...]] = []
-    dumps = json.dumps
+    dumps = orjson.dumps
     for owner, n, i, s, o in zip(owner_ids.tolist(), lengths, ids, sc, ov, strict=True):
-        rows.append((run_id, direction, owner, dumps(i[:n]), dumps(s[:n]), dumps(o[:n])))
+        rows.append(
+            (run_id, direction, owner, dumps(i[:n]).decode(), dumps(s[:n]).decode(), dumps(o[:n]).decode())
+        )
     return Lists(rows, int(sum(lengths)))
 
 

@@ -221,16 +221,20 @@ def assign_greedy(topk: TopK, edges: Edges, capacity: np.ndarray) -> Plan:
     started = time.perf_counter()
     left = _check_capacity(topk, capacity).copy()
     order = np.lexsort((topk.need_ids[edges.n_row], topk.citizen_ids[edges.c_row], -edges.value))
-    taken = np.zeros(len(topk.citizen_ids), dtype=bool)
+    # plain Python containers in the loop: indexing numpy arrays element by element costs several times more
+    taken = bytearray(len(topk.citizen_ids))
     chosen: list[int] = []
-    c_rows, n_rows = edges.c_row.tolist(), edges.n_row.tolist()
+    c_rows, n_rows = edges.c_row[order].tolist(), edges.n_row[order].tolist()
     left_list = left.tolist()
-    for e in order.tolist():
-        c, n = c_rows[e], n_rows[e]
+    open_positions = sum(left_list)
+    for e, c, n in zip(order.tolist(), c_rows, n_rows, strict=True):
         if not taken[c] and left_list[n] > 0:
-            taken[c] = True
+            taken[c] = 1
             left_list[n] -= 1
             chosen.append(e)
+            open_positions -= 1
+            if not open_positions:
+                break
     return _plan("greedy", topk, edges, np.asarray(chosen, dtype=np.int64), started)
 
 
