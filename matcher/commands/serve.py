@@ -13,18 +13,21 @@ import typer
 from matcher.config import Settings, get_settings
 
 
-def run_server(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
+def run_server(settings: Settings, host: str, port: int, log_level: str = "info", http: str = "auto") -> None:
     import uvicorn
 
     from matcher.api import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, workers=1, access_log=False)
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_level=log_level, workers=1, access_log=False, http=http
+    )
 
 
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    http: Annotated[str, typer.Option(help="HTTP parser: auto (httptools when installed), httptools or h11")] = "auto",
 ) -> None:
     """Serve the API (the database is migrated to the newest schema at startup)."""
-    run_server(get_settings(), host, port, log_level)
+    run_server(get_settings(), host, port, log_level, http)
