@@ -178,6 +178,20 @@ class Settings(BaseSettings):
         "and are not shared between workers): set MATCHER_SESSION_SECRET when running several",
     )
     session_https_only: bool = Field(False, description="mark the session cookie Secure (set behind HTTPS)")
+    reranker: str = Field(
+        "auto",
+        min_length=1,
+        description="which scorer ranks: 'off' (the transparent rule weights), 'auto' (the newest model under "
+        "<models_dir>/reranker trained on enough outcomes, else the rule weights) or a model version / folder "
+        "(docs/reranker.md)",
+    )
+    reranker_min_outcomes: int = Field(
+        200, ge=20, description="labelled outcomes (hired/interviewed vs rejected) a re-ranker needs to be trained "
+        "or used"
+    )
+    reranker_min_per_class: int = Field(
+        30, ge=5, description="positive and negative outcomes, each, a re-ranker needs to be trained or used"
+    )
 
     @field_validator("rerank_at")
     @classmethod

@@ -19,6 +19,7 @@ from matcher.api.routes import (
     employers,
     feedback,
     health,
+    models,
     ranking_runs,
     rankings,
     search,
@@ -26,6 +27,7 @@ from matcher.api.routes import (
     vacancies,
 )
 from matcher.config import Settings, get_settings
+from matcher.ranking import scorer_label
 from matcher.storage import (
     CitizenRepository,
     FeedbackRepository,
@@ -74,7 +76,8 @@ def build_state(settings: Settings, services: Services | None = None) -> AppStat
         index.load(CitizenRepository(session).profiles(), NeedRepository(session).vacancies(), pinned, hidden)
     n_citizens, n_needs = index.sizes
     log.info(
-        "index ready: %d citizens, %d needs in %.1f s", n_citizens, n_needs, time.perf_counter() - started
+        "index ready: %d citizens, %d needs in %.1f s; ranking with %s",
+        n_citizens, n_needs, time.perf_counter() - started, scorer_label(index.engine.scorer),
     )
     return AppState(
         settings=settings, db=db, sessions=sessions, index=index, normalizer=services.normalizer, salt=salt
@@ -109,7 +112,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         BodySizeLimit, max_bytes=settings.max_body_bytes, max_bulk_bytes=settings.max_bulk_body_bytes
     )
     install_error_handlers(app)
-    for module in (employers, citizens, vacancies, rankings, search, feedback, taxonomy, health, ranking_runs):
+    for module in (employers, citizens, vacancies, rankings, search, feedback, models, taxonomy, health, ranking_runs):
         app.include_router(module.router)
     install_web(app, settings)
     return app

@@ -27,12 +27,14 @@ from typing import Any
 
 from matcher.api._services import EngineLike
 from matcher.domain import Citizen, Match, Vacancy
+from matcher.ranking import make_snapshot, scorer_label
 
 
 @dataclass(frozen=True)
 class CitizenFacts:
     external_ref: str
     consent: bool
+    target_group: str
 
 
 @dataclass(frozen=True)
@@ -164,13 +166,30 @@ class LiveIndex:
             ),
         )
 
+    def snapshot(self, citizen_id: int, need_id: int) -> dict[str, Any] | None:
+        """What the engine scores for the pair now, as a re-ranker training row (None when the index does not
+        hold both). Call it under ``write_mutex`` so that it describes the data the feedback is about."""
+        citizen, need = self._citizens.get(citizen_id), self._needs.get(need_id)
+        if citizen is None or need is None:
+            return None
+        try:
+            match = self.engine.explain_pair(citizen_id, need_id)
+        except KeyError:
+            return None
+        label = scorer_label(self.engine.scorer)
+        return make_snapshot(match.components, match.score, match.gates, need.kind, citizen.target_group, label)
+
     @property
     def sizes(self) -> tuple[int, int]:
         return len(self._citizens), len(self._needs)
 
 
 def _citizen_facts(citizen: Citizen) -> CitizenFacts:
-    return CitizenFacts(external_ref=citizen.external_ref, consent=citizen.consent_share_with_employers)
+    return CitizenFacts(
+        external_ref=citizen.external_ref,
+        consent=citizen.consent_share_with_employers,
+        target_group=citizen.target_group.value,
+    )
 
 
 def _need_facts(vacancy: Vacancy) -> NeedFacts:

@@ -6,12 +6,17 @@ in-process doubles in tests; the heavy imports happen only when the defaults are
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from matcher.config import Settings
 from matcher.domain import Citizen, Match, Vacancy
+
+if TYPE_CHECKING:
+    from matcher.scoring import Scorer
+    from matcher.taxonomy import Postcodes, Taxonomy
 
 
 class NormalizerLike(Protocol):
@@ -57,6 +62,11 @@ class EngineLike(Protocol):
 
     def set_feedback_overrides(self, pinned: set[tuple[int, int]], hidden: set[tuple[int, int]]) -> None: ...
 
+    def explain_pair(self, citizen_id: int, need_id: int) -> Match: ...
+
+    @property
+    def scorer(self) -> Scorer: ...
+
 
 @dataclass(frozen=True)
 class Services:
@@ -66,19 +76,31 @@ class Services:
     engine_factory: Callable[[], EngineLike]
 
 
+def engine_factory_for(
+    settings: Settings, taxonomy: Taxonomy, postcodes: Postcodes, today: dt.date | None = None
+) -> Callable[[], EngineLike]:
+    """A factory of MatchEngines that rank with the scorer ``settings.reranker`` chooses (a learned re-ranker
+    when one is there and trained on enough outcomes, else the rule weights). Chosen once, here: the service
+    keeps its scorer until it restarts."""
+    from matcher.ranking import MatchEngine, choose_scorer
+
+    scorer = choose_scorer(settings, taxonomy)
+
+    def engine_factory() -> EngineLike:
+        engine: EngineLike = MatchEngine(
+            taxonomy, postcodes, settings.scoring, memory_budget_mb=settings.memory_budget_mb, today=today,
+            scorer=scorer,
+        )
+        return engine
+
+    return engine_factory
+
+
 def default_services(settings: Settings) -> Services:
-    """The real taxonomy normaliser and MatchEngine, built from the settings' data and policy."""
-    from matcher.ranking import MatchEngine
+    """The real taxonomy normaliser and MatchEngine, built from the settings' data, policy and re-ranker."""
     from matcher.taxonomy import get_normalizer, get_taxonomy, load_postcodes
 
     normalizer = get_normalizer()
     taxonomy = get_taxonomy()
     postcodes = load_postcodes(settings.data_dir)
-
-    def engine_factory() -> EngineLike:
-        engine: EngineLike = MatchEngine(
-            taxonomy, postcodes, settings.scoring, memory_budget_mb=settings.memory_budget_mb
-        )
-        return engine
-
-    return Services(normalizer=normalizer, engine_factory=engine_factory)
+    return Services(normalizer=normalizer, engine_factory=engine_factory_for(settings, taxonomy, postcodes))

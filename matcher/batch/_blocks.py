@@ -7,8 +7,8 @@ block keeps its partial per-need list and :class:`NeedMerger` folds the partials
 of a union equals top-k of the union of top-ks, and the ordering key is global (score, then citizen id), so the
 merged lists equal those of one sweep over everything — however the blocks were computed, resumed or distributed.
 
-The scoring itself is :func:`matcher.ranking.blocked_topk` with the same :class:`~matcher.scoring.RuleScorer`
-the API uses: there is one scoring path.
+The scoring itself is :func:`matcher.ranking.blocked_topk` with the same scorer the API uses (the rule weights,
+or a learned re-ranker chosen by :func:`matcher.ranking.choose_scorer`): there is one scoring path.
 """
 
 from __future__ import annotations

@@ -49,10 +49,12 @@ from matcher.ranking import (
     assign_greedy,
     assign_optimal,
     build_edges,
+    choose_scorer,
     citizen_priorities,
     placement_report,
+    scorer_label,
 )
-from matcher.scoring import RuleScorer
+from matcher.scoring import Scorer
 from matcher.storage import CitizenRow, FeedbackRepository, NeedRow, RankingRunRow, transaction
 from matcher.taxonomy import Postcodes, Taxonomy
 
@@ -74,8 +76,11 @@ def config_hash(settings: Settings) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def model_version(taxonomy: Taxonomy) -> str:
-    return f"taxonomy {taxonomy.version}; matcher {matcher.__version__}"
+def model_version(taxonomy: Taxonomy, scorer: Scorer | None = None) -> str:
+    """What scored a run: the taxonomy, the code, and the scorer ('rule' or 'reranker <version>'), so a run
+    ranked by another re-ranker model is never reused or resumed as if it were the same."""
+    label = "rule" if scorer is None else scorer_label(scorer)
+    return f"taxonomy {taxonomy.version}; matcher {matcher.__version__}; scorer {label}"
 
 
 def block_size_for(n_citizens: int, n_needs: int) -> int:
@@ -214,6 +219,15 @@ class RerankJob:
         self.postcodes = postcodes
         self.options = options or RerankOptions()
         self._prepared: tuple[RankingRunRow, str, _Snapshot] | None = None
+        self._scorer: Scorer | None = None
+
+    @property
+    def scorer(self) -> Scorer:
+        """The scorer this run ranks with, chosen once per job by ``settings.reranker`` (a learned re-ranker
+        trained on enough outcomes, else the rule weights)."""
+        if self._scorer is None:
+            self._scorer = choose_scorer(self.settings, self.taxonomy)
+        return self._scorer
 
     # ------------------------------------------------------------------------------------------------ prepare
 
@@ -228,7 +242,7 @@ class RerankJob:
             spec = store.RunSpec(
                 config_hash=config_hash(self.settings),
                 data_hash=snap.data_hash,
-                model_version=model_version(self.taxonomy),
+                model_version=model_version(self.taxonomy, self.scorer),
                 top_k=self.settings.top_k,
                 as_of=today,
                 block_size=size,
@@ -307,7 +321,7 @@ class RerankJob:
         snap.citizens.clear()
         snap.needs.clear()
         timings["features_s"] = time.perf_counter() - started
-        scorer = RuleScorer(self.settings.scoring, self.taxonomy)
+        scorer = self.scorer
         with transaction(self.sessions) as session:
             skip = store.done_blocks(session, run.id)
         done = len(skip)
@@ -345,7 +359,7 @@ class RerankJob:
         return RunOutcome(run.id, how, store.COMPLETED, run.blocks_total, computed, timings, report)
 
     def _scored(
-        self, tasks: Iterator[BlockTask], needs: NeedFeatures, scorer: RuleScorer
+        self, tasks: Iterator[BlockTask], needs: NeedFeatures, scorer: Scorer
     ) -> Iterator[tuple[int, TopK]]:
         if self.options.dask is None:
             for task in tasks:

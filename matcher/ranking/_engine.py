@@ -29,7 +29,7 @@ from matcher.features import CitizenFeatures, NeedFeatures
 from matcher.ranking._blocking import GeoGroups, rows_within_radius
 from matcher.ranking._filters import CandidateFilter, NeedFilter
 from matcher.ranking._topk import TopK, blocked_topk, pairs_per_block
-from matcher.scoring import RuleScorer, ScoreBlock, explain, gate_names
+from matcher.scoring import RuleScorer, ScoreBlock, Scorer, explain, gate_names
 from matcher.taxonomy import Postcodes, Taxonomy
 
 log = logging.getLogger(__name__)
@@ -266,6 +266,7 @@ class MatchEngine:
         policy: ScoringPolicy,
         memory_budget_mb: int = 512,
         today: dt.date | None = None,
+        scorer: Scorer | None = None,
     ) -> None:
         if memory_budget_mb < 1:
             raise ValueError(f"memory_budget_mb must be at least 1, got {memory_budget_mb}")
@@ -274,10 +275,16 @@ class MatchEngine:
         self.policy = policy
         self.memory_budget_mb = memory_budget_mb
         self.today = today
-        self._scorer = RuleScorer(policy, taxonomy)
+        # the scorer that ranks: the rule weights unless a learned re-ranker is given (matcher.ranking.choose_scorer)
+        self._scorer: Scorer = scorer if scorer is not None else RuleScorer(policy, taxonomy)
         self._max_pairs = pairs_per_block(self._scorer.bytes_per_pair(), memory_budget_mb)
         self._lock = threading.RLock()
         self._state = _State()
+
+    @property
+    def scorer(self) -> Scorer:
+        """The scorer that ranks (a :class:`~matcher.scoring.RuleScorer` or a learned re-ranker)."""
+        return self._scorer
 
     # ------------------------------------------------------------------------------------------------ writes
 

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -328,12 +328,26 @@ class FeedbackRepository:
         self.session = session
 
     def add(
-        self, citizen_id: int, need_id: int, kind: FeedbackKind, reason: str | None, key_id: int | None
+        self,
+        citizen_id: int,
+        need_id: int,
+        kind: FeedbackKind,
+        reason: str | None,
+        key_id: int | None,
+        snapshot: dict[str, Any] | None = None,
     ) -> FeedbackRow:
+        """Record feedback; ``snapshot`` is what the engine scored for the pair at this moment (a training row
+        of the re-ranker, see matcher.ranking.make_snapshot)."""
         CitizenRepository(self.session).get(citizen_id)
         NeedRepository(self.session).get(need_id)
         row = FeedbackRow(
-            citizen_id=citizen_id, need_id=need_id, kind=kind.value, reason=reason, key_id=key_id, created_at=utcnow()
+            citizen_id=citizen_id,
+            need_id=need_id,
+            kind=kind.value,
+            reason=reason,
+            key_id=key_id,
+            created_at=utcnow(),
+            snapshot=snapshot,
         )
         self.session.add(row)
         self.session.flush()
@@ -342,6 +356,25 @@ class FeedbackRepository:
     def for_citizen(self, citizen_id: int) -> list[FeedbackRow]:
         query = select(FeedbackRow).where(FeedbackRow.citizen_id == citizen_id).order_by(FeedbackRow.id)
         return list(self.session.scalars(query))
+
+    def labelled_pairs(self, label_kinds: Collection[str]) -> list[tuple[int, int, str, dict[str, Any] | None]]:
+        """(citizen id, need id, label kind, snapshot) per pair with feedback of a ``label_kinds`` kind: the
+        latest such kind (a later 'rejected' overrides an 'interviewed'), and the earliest snapshot stored for the
+        pair under any kind (None when there is none). Erased citizens' feedback is gone with them."""
+        query = (
+            select(FeedbackRow.citizen_id, FeedbackRow.need_id, FeedbackRow.kind, FeedbackRow.snapshot)
+            .order_by(FeedbackRow.id)
+            .execution_options(yield_per=2000)
+        )
+        label: dict[tuple[int, int], str] = {}
+        first: dict[tuple[int, int], dict[str, Any]] = {}
+        for citizen_id, need_id, kind, snapshot in self.session.execute(query):
+            pair = (citizen_id, need_id)
+            if kind in label_kinds:
+                label[pair] = kind
+            if snapshot is not None and pair not in first:
+                first[pair] = snapshot
+        return [(c, n, kind, first.get((c, n))) for (c, n), kind in sorted(label.items())]
 
     def overrides(self) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
         """(pinned, hidden) pairs. The latest pin/hide of a pair wins, so a consultant can undo one with the

@@ -8,6 +8,7 @@ from matcher.api._bodies import reject_nul
 from matcher.api.deps import AuditDep, ConsultantKey, IndexDep, SessionDep
 from matcher.api.routes._common import AUTH_ERRORS, NOT_FOUND, TOO_LARGE, CitizenId, VacancyId
 from matcher.api.schemas import FeedbackCreate, FeedbackPublic
+from matcher.ranking import SNAPSHOT_KINDS
 from matcher.storage import OVERRIDE_KINDS, AuditEntry, FeedbackRepository
 
 router = APIRouter(prefix="/v1/matches", tags=["matching"], responses={**AUTH_ERRORS, **NOT_FOUND, **TOO_LARGE})
@@ -24,11 +25,14 @@ def add_feedback(
     index: IndexDep,
 ) -> FeedbackPublic:
     """Record an outcome or an override. `pinned` keeps the pair at the top of the need's list, `hidden` removes
-    it; the latest pin/hide of a pair wins. Overrides apply to the live index at once."""
+    it; the latest pin/hide of a pair wins. Overrides apply to the live index at once. With an outcome
+    (contacted, interviewed, hired, rejected) the pair's current scores are stored too: the re-ranker learns
+    from them (docs/reranker.md)."""
     reject_nul(body.model_dump(mode="json"))
     repo = FeedbackRepository(session)
     with index.write_mutex:
-        row = repo.add(citizen_id, vacancy_id, body.kind, body.reason, key.id)
+        snapshot = index.snapshot(citizen_id, vacancy_id) if body.kind.value in SNAPSHOT_KINDS else None
+        row = repo.add(citizen_id, vacancy_id, body.kind, body.reason, key.id, snapshot=snapshot)
         entry = AuditEntry("feedback.create", "citizen", citizen_id, {"vacancy_id": vacancy_id, "kind": body.kind})
         audit.record(session, "matching", [entry])
         session.commit()
