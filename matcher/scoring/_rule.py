@@ -58,10 +58,35 @@ def _take_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
     return matrix[rows]
 
 
-def _one_hot(cols: np.ndarray, n_codes: int) -> sp.csr_matrix:
-    """(n_codes × len(cols)) with a 1 at (cols[j], j) for every cols[j] ≥ 0."""
-    j = np.flatnonzero(cols >= 0)
-    return sp.csr_matrix((np.ones(len(j), F32), (cols[j].astype(np.int64), j)), shape=(n_codes, len(cols)), dtype=F32)
+NARROW_PRODUCT_COLUMNS = 8
+"""A product with at most this many columns is computed over every row of the citizen matrix and the block's rows
+gathered from the dense result (see :func:`_rows_times`)."""
+
+
+def _rows_times(matrix: sp.csr_matrix, rows: np.ndarray, right: sp.csr_matrix | sp.csc_matrix) -> np.ndarray:
+    """Dense float32 ``matrix[rows] @ right``.
+
+    When ``right`` is narrow (an interactive query: one need, a few languages or occupations) and the block takes
+    a good share of the rows, the product over *all* rows costs microseconds while slicing the CSR rows out
+    costs about a millisecond per matrix; then the product comes first and the rows are gathered from it. Each
+    output row is the same sum over the same stored entries either way, so the values are identical.
+    """
+    n = matrix.shape[0]
+    if right.shape[1] <= NARROW_PRODUCT_COLUMNS and len(rows) * 8 >= n:
+        # sparse × small dense: one pass over the stored entries, no sparse result to build
+        full = matrix @ np.asarray(right.toarray(), dtype=matrix.dtype)
+        return np.asarray(full[rows], dtype=F32)
+    return np.asarray((_take_rows(matrix, rows) @ right).toarray(), dtype=F32)
+
+
+def _one_hot(cols: np.ndarray, n_codes: int) -> sp.csc_matrix:
+    """(n_codes × len(cols)) with a 1 at (cols[j], j) for every cols[j] ≥ 0. Built straight in CSC form (one
+    entry per column, already in order): the COO route costs ~1 ms of scipy checks per call."""
+    valid = cols >= 0
+    indptr = np.zeros(len(cols) + 1, dtype=np.int32)
+    np.cumsum(valid, out=indptr[1:])
+    indices = cols[valid].astype(np.int32)
+    return sp.csc_matrix((np.ones(len(indices), F32), indices, indptr), shape=(n_codes, len(cols)))
 
 
 class RuleScorer(Scorer):
@@ -184,11 +209,10 @@ class RuleScorer(Scorer):
         self, cit: CitizenFeatures, c_rows: np.ndarray, needs: NeedFeatures, n_rows: np.ndarray, shape: tuple[int, int]
     ) -> np.ndarray:
         """Weighted coverage: citizen skill weights · the need's skill vector, clipped at 1 (one sparse product)."""
-        skills_c = _take_rows(cit.skills, c_rows)
         vector = needs.skill_vector[n_rows]
-        if skills_c.nnz == 0 or vector.nnz == 0:
+        if vector.nnz == 0 or cit.skills.nnz == 0:
             return _const(0.0, shape)
-        out = np.asarray((skills_c @ vector.T).toarray(), dtype=F32)
+        out = _rows_times(cit.skills, c_rows, vector.T)
         np.minimum(out, F32(1.0), out=out)
         return out
 
@@ -214,10 +238,9 @@ class RuleScorer(Scorer):
         for matrix, cols, credit in levels:
             if credit <= 0:
                 continue
-            sub = _take_rows(matrix, c_rows)
-            if sub.nnz == 0:
+            if matrix.nnz == 0:
                 continue
-            hits = np.asarray((sub @ _one_hot(cols, matrix.shape[1])).toarray(), dtype=F32)
+            hits = _rows_times(matrix, c_rows, _one_hot(cols, matrix.shape[1]))
             if credit != 1.0:
                 hits *= F32(credit)
             table = hits if table is None else np.maximum(table, hits, out=table)
@@ -288,7 +311,7 @@ class RuleScorer(Scorer):
         langs = np.unique(req.indices)
         asked = req[:, langs].toarray().astype(F32)  # (n_n, L)
         hard = needs.lang_hard[n_rows][:, langs].toarray() > 0
-        have = _take_rows(cit.languages, c_rows)[:, langs].toarray().astype(F32)  # (n_c, L)
+        have = _rows_times(cit.languages, c_rows, _one_hot(langs, cit.languages.shape[1]))  # (n_c, L)
         first, inv = _distinct_rows(have, shape[1])
         reps = have[first]
         penalty = needs.lang_penalty[n_rows][None, :]
@@ -433,8 +456,8 @@ class RuleScorer(Scorer):
         Most citizens hold no authorisation at all and share one gate row; each authorised citizen gets its own
         row (a sparse product decides which regulated needs it lifts); one row gather ORs them into the block.
         """
-        auth = _take_rows(cit.authorised, c_rows)
-        holders = np.flatnonzero(np.diff(auth.indptr) > 0)
+        # only the few citizens holding an authorisation need their rows sliced out
+        holders = np.flatnonzero(np.diff(cit.authorised.indptr)[c_rows] > 0)
         table = np.zeros((1 + len(holders), len(n_rows)), np.uint16)
         table[:, regulated] = np.uint16(Gate.REGULATED_PROFESSION)
         if len(holders):
@@ -445,9 +468,9 @@ class RuleScorer(Scorer):
             cols = np.concatenate([np.arange(len(reg)), np.arange(len(reg))])
             keep = rows >= 0
             need_codes = sp.csr_matrix(
-                (np.ones(int(keep.sum()), F32), (rows[keep], cols[keep])), shape=(auth.shape[1], len(reg))
+                (np.ones(int(keep.sum()), F32), (rows[keep], cols[keep])), shape=(cit.authorised.shape[1], len(reg))
             )
-            lifted = (auth[holders] @ need_codes).toarray() > 0
+            lifted = (cit.authorised[c_rows[holders]] @ need_codes).toarray() > 0
             table[1:, reg] = np.where(lifted, np.uint16(0), np.uint16(Gate.REGULATED_PROFESSION))
         which = np.zeros(len(c_rows), np.intp)
         which[holders] = np.arange(1, len(holders) + 1)
