@@ -15,6 +15,7 @@ from matcher.api._services import Services, default_services
 from matcher.api.deps import AppState
 from matcher.api.errors import install_error_handlers
 from matcher.api.routes import (
+    audit_attributes,
     citizens,
     employers,
     feedback,
@@ -112,7 +113,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         BodySizeLimit, max_bytes=settings.max_body_bytes, max_bulk_bytes=settings.max_bulk_body_bytes
     )
     install_error_handlers(app)
-    for module in (employers, citizens, vacancies, rankings, search, feedback, models, taxonomy, health, ranking_runs):
+    for module in (
+        employers, citizens, audit_attributes, vacancies, rankings, search, feedback, models, taxonomy, health,
+        ranking_runs,
+    ):
         app.include_router(module.router)
     install_web(app, settings)
     return app

@@ -8,11 +8,14 @@ chose). The JSON field names are the domain's and are a contract.
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from matcher.domain import Citizen, Employer, Explanation, FeedbackKind, NeedKind, TargetGroup, Vacancy
+from matcher.domain._models import CountryCode
 
 _CITIZEN_EXAMPLE: dict[str, Any] = {
     "external_ref": "SAG-2024-00917",
@@ -74,8 +77,38 @@ class EmployerPublic(_Stored, Employer):
     pass
 
 
+PROTECTED_FIELDS: tuple[str, ...] = ("gender", "birth_year", "origin_country")
+AUDIT_ATTRIBUTES_ROUTE = "PUT /v1/citizens/{citizen_id}/audit-attributes"
+
+
 class CitizenCreate(Citizen):
     model_config = ConfigDict(json_schema_extra={"examples": [_CITIZEN_EXAMPLE]})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_protected_attributes(cls, data: Any) -> Any:
+        """A protected attribute in a profile is refused with a pointer to where it belongs (the profile would
+        refuse it anyway as an unknown field, but without saying what to do instead)."""
+        if isinstance(data, dict):
+            found = [name for name in PROTECTED_FIELDS if name in data]
+            if found:
+                raise ValidationError.from_exception_data(
+                    cls.__name__,
+                    [
+                        InitErrorDetails(
+                            type=PydanticCustomError(
+                                "protected_attribute",
+                                "{field} is a protected attribute and never part of the profile (the engine must "
+                                "not score on it); send it for fairness audits only, to {route}",
+                                {"field": name, "route": AUDIT_ATTRIBUTES_ROUTE},
+                            ),
+                            loc=(name,),
+                            input=data[name],
+                        )
+                        for name in found
+                    ],
+                )
+        return data
 
 
 class CitizenPublic(_Stored, Citizen):
@@ -283,13 +316,55 @@ class AuditPublic(BaseModel):
     details: dict[str, Any]
 
 
+class Gender(StrEnum):
+    female = "female"
+    male = "male"
+    other = "other"
+    undisclosed = "undisclosed"
+
+
+OLDEST_BIRTH_YEAR = 1900
+YOUNGEST_AGE = 14
+"""``birth_year`` must lie between ``OLDEST_BIRTH_YEAR`` and this year minus ``YOUNGEST_AGE``."""
+
+
+class AuditAttributesIn(BaseModel):
+    """Protected attributes held for fairness audits only: never part of the profile, never scored on, never
+    shown to employers. Each is optional (null: not supplied); sending all three as null deletes them."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"gender": "female", "birth_year": 1988, "origin_country": "SY"}]},
+    )
+
+    gender: Gender | None = None
+    birth_year: int | None = Field(
+        None, description=f"four-digit year, from {OLDEST_BIRTH_YEAR} to this year minus {YOUNGEST_AGE}"
+    )
+    origin_country: CountryCode | None = Field(None, description="ISO 3166-1 alpha-2 country of origin, e.g. 'DK'")
+
+    @field_validator("birth_year")
+    @classmethod
+    def _sane_year(cls, value: int | None) -> int | None:
+        latest = dt.date.today().year - YOUNGEST_AGE
+        if value is not None and not OLDEST_BIRTH_YEAR <= value <= latest:
+            raise ValueError(f"birth_year must be between {OLDEST_BIRTH_YEAR} and {latest}, got {value}")
+        return value
+
+
+class AuditAttributesPublic(AuditAttributesIn):
+    citizen_id: int
+    updated_at: dt.datetime | None = Field(description="when they were last set; null when none are held")
+
+
 class CitizenExport(BaseModel):
-    """Everything held about one citizen (GDPR art. 15): the profile, feedback on their matches, and the audit
-    entries about them."""
+    """Everything held about one citizen (GDPR art. 15): the profile, feedback on their matches, the audit
+    entries about them, and the protected attributes held for fairness audits (null when none)."""
 
     citizen: CitizenPublic
     feedback: list[FeedbackPublic]
     audit: list[AuditPublic]
+    audit_attributes: AuditAttributesPublic | None = None
 
 
 class ErrorBody(BaseModel):

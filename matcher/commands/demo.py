@@ -1,5 +1,8 @@
 """`matcher demo`: a fresh SQLite database under var/demo/ with synthetic Slagelse-area data, a consultant key and
-an employer key, then the API — or, with ``--no-serve``, a few ranked, explained candidates for one vacancy."""
+an employer key, then the API — or, with ``--no-serve``, a few ranked, explained candidates for one vacancy.
+
+The synthetic citizens' protected attributes (gender, birth year, origin) are stored in their own table, as a
+municipality would supply them for fairness audits (`matcher audit fairness`); the engine never reads them."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import typer
 from matcher.commands._common import friendly_errors
 from matcher.config import REPO_ROOT, Settings, get_settings
 from matcher.storage import (
+    AuditAttributesRepository,
     CitizenRepository,
     EmployerRepository,
     KeyRepository,
@@ -52,7 +56,8 @@ def demo(
             employer_ids = [employers.add(e).id for e in world.employers]
             # synthetic needs name their employer by 1-based position; map to the stored ids
             needs = [v.model_copy(update={"employer_id": employer_ids[v.employer_id - 1]}) for v in world.vacancies]
-            CitizenRepository(session).add_many(world.citizens)
+            citizen_ids = CitizenRepository(session).add_many(world.citizens)
+            AuditAttributesRepository(session).add_many(list(zip(citizen_ids, world.protected, strict=True)))
             need_ids = NeedRepository(session).add_many(needs)
             keys = KeyRepository(session)
             _, consultant_key = keys.create("consultant", label="demo consultant")

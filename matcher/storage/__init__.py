@@ -21,9 +21,11 @@ from matcher.storage._database import (
     upgrade,
 )
 from matcher.storage._repos import (
+    AUDIT_ATTRIBUTE_FIELDS,
     MAX_ID,
     OVERRIDE_KINDS,
     ROLES,
+    AuditAttributesRepository,
     AuditEntry,
     AuditRepository,
     CitizenRepository,
@@ -54,11 +56,13 @@ from matcher.storage._tables import (
 )
 
 __all__ = [
+    "AUDIT_ATTRIBUTE_FIELDS",
     "MAX_ID",
     "MIGRATIONS_DIR",
     "OVERRIDE_KINDS",
     "ROLES",
     "ApiKeyRow",
+    "AuditAttributesRepository",
     "AuditEntry",
     "AuditRepository",
     "AuditRow",

@@ -26,6 +26,7 @@ from matcher.storage._tables import (
     ApiKeyRow,
     AuditRow,
     Base,
+    CitizenAuditAttributesRow,
     CitizenRow,
     EmployerRow,
     FeedbackRow,
@@ -240,6 +241,71 @@ class CitizenRepository:
         """Every stored profile as (id, Citizen), for building the in-memory index."""
         for row in self.all():
             yield row.id, Citizen.model_validate(row.profile)
+
+
+# --------------------------------------------------------------------------------------------- audit attributes
+
+
+AUDIT_ATTRIBUTE_FIELDS: tuple[str, ...] = ("gender", "birth_year", "origin_country")
+
+
+class AuditAttributesRepository:
+    """Protected attributes (gender, birth year, origin country) held for fairness audits only.
+
+    They live in ``citizen_audit_attributes``, which the engine, the nightly batch and every employer-facing route
+    never read, so they cannot reach a score or a model input. The row goes with the citizen (the foreign key
+    cascades on a GDPR erase). Values are validated by the caller (the API schema); ``None`` means not supplied.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, citizen_id: int) -> CitizenAuditAttributesRow | None:
+        """The stored attributes, or None when none are held. NotFoundError when the citizen does not exist."""
+        CitizenRepository(self.session).get(citizen_id)
+        return self.session.get(CitizenAuditAttributesRow, citizen_id)
+
+    def put(
+        self, citizen_id: int, gender: str | None, birth_year: int | None, origin_country: str | None
+    ) -> CitizenAuditAttributesRow | None:
+        """Replace the attributes. All three None deletes the row (nothing held is better than a row of nulls);
+        returns the stored row, or None after such a delete."""
+        row = self.get(citizen_id)
+        if gender is None and birth_year is None and origin_country is None:
+            if row is not None:
+                self.session.delete(row)
+                self.session.flush()
+            return None
+        if row is None:
+            row = CitizenAuditAttributesRow(citizen_id=citizen_id)
+            self.session.add(row)
+        row.gender, row.birth_year, row.origin_country = gender, birth_year, origin_country
+        row.updated_at = utcnow()
+        self.session.flush()
+        return row
+
+    def add_many(self, items: Sequence[tuple[int, dict[str, Any]]]) -> int:
+        """Insert attributes of citizens that have none yet, e.g. right after a bulk load of synthetic data:
+        (citizen id, {gender, birth_year, origin_country}) each. Returns the number of rows written."""
+        if not items:
+            return 0
+        now = utcnow()
+        values = [
+            {"citizen_id": cid, **{f: attrs.get(f) for f in AUDIT_ATTRIBUTE_FIELDS}, "updated_at": now}
+            for cid, attrs in items
+        ]
+        self.session.execute(insert(Base.metadata.tables[CitizenAuditAttributesRow.__tablename__]), values)
+        return len(values)
+
+    def all(self) -> list[tuple[int, str | None, int | None, str | None]]:
+        """(citizen id, gender, birth year, origin country) of every citizen with attributes, by citizen id."""
+        query = select(
+            CitizenAuditAttributesRow.citizen_id,
+            CitizenAuditAttributesRow.gender,
+            CitizenAuditAttributesRow.birth_year,
+            CitizenAuditAttributesRow.origin_country,
+        ).order_by(CitizenAuditAttributesRow.citizen_id)
+        return [(int(c), g, b, o) for c, g, b, o in self.session.execute(query)]
 
 
 # --------------------------------------------------------------------------------------------- needs

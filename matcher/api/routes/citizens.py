@@ -28,6 +28,7 @@ from matcher.api.routes._common import (
     bulk_body,
     citizen_public,
 )
+from matcher.api.routes.audit_attributes import audit_attributes_public
 from matcher.api.schemas import (
     AuditPublic,
     BulkErrorBody,
@@ -40,6 +41,7 @@ from matcher.api.schemas import (
 )
 from matcher.domain import Citizen, TargetGroup
 from matcher.storage import (
+    AuditAttributesRepository,
     AuditEntry,
     AuditRepository,
     CitizenRepository,
@@ -139,14 +141,17 @@ def erase_citizen(
 
 @router.get("/{citizen_id}/export", responses=NOT_FOUND)
 def export_citizen(citizen_id: CitizenId, key: ConsultantKey, audit: AuditDep, session: SessionDep) -> CitizenExport:
-    """Everything held about one citizen (GDPR art. 15): profile, feedback, audit entries (this export included)."""
+    """Everything held about one citizen (GDPR art. 15): profile, feedback, audit entries (this export included),
+    and the protected attributes held for fairness audits (null when none)."""
     row = CitizenRepository(session).get(citizen_id)
     audit.record(session, "gdpr access request", [AuditEntry("citizen.export", "citizen", citizen_id)])
     session.commit()
+    held = AuditAttributesRepository(session).get(citizen_id)
     return CitizenExport(
         citizen=citizen_public(row),
         feedback=[FeedbackPublic.model_validate(f) for f in FeedbackRepository(session).for_citizen(citizen_id)],
         audit=[AuditPublic.model_validate(a) for a in AuditRepository(session).about("citizen", citizen_id)],
+        audit_attributes=None if held is None else audit_attributes_public(citizen_id, held),
     )
 
 
