@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from matcher.config import ScoringPolicy, Settings
+from matcher.config import ComponentWeights, ScoringPolicy, Settings
 from matcher.features import NEED_KINDS, TARGET_GROUPS, CitizenFeatures, NeedFeatures
 from matcher.scoring import COMPONENTS, RuleScorer, ScoreBlock, Scorer
 
@@ -594,7 +594,10 @@ class LearnedScorer(Scorer):
         self.policy = policy
         self.taxonomy = taxonomy
         self.model = model
-        self._rule = RuleScorer(policy, taxonomy)
+        # the rule scorer supplies components and gates; with zero weights it skips its own weighted total (seven
+        # passes over the grid that this scorer would throw away)
+        no_total = policy.model_copy(update={"weights": ComponentWeights(**dict.fromkeys(COMPONENTS, 0.0))})
+        self._rule = RuleScorer(no_total, taxonomy)
 
     @property
     def version(self) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -326,7 +327,7 @@ def test_rule_totals_equal_the_rule_scorer(world: World) -> None:
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("MATCHER_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("MATCHER_DATABASE_URL", f"sqlite:///{tmp_path / 'unused.sqlite'}")
     get_settings.cache_clear()
