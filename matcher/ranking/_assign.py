@@ -113,6 +113,12 @@ def build_edges(
     n_sorted = topk.need_ids[n_order]
 
     def rows_of(ids: np.ndarray, sorted_ids: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if len(sorted_ids) and sorted_ids[0] >= 0 and sorted_ids[-1] <= 4 * len(sorted_ids) + 1024:
+            # database ids are dense: a lookup table is one gather instead of a binary search per id
+            table = np.full(int(sorted_ids[-1]) + 2, -1, dtype=np.int64)
+            table[sorted_ids] = order
+            rows = table[np.clip(ids, -1, int(sorted_ids[-1]) + 1)]
+            return np.maximum(rows, 0), rows >= 0
         pos = np.minimum(np.searchsorted(sorted_ids, ids), max(len(sorted_ids) - 1, 0))
         ok = (ids >= 0) & (len(sorted_ids) > 0)
         if len(sorted_ids):
@@ -134,12 +140,13 @@ def build_edges(
     n_rows = np.concatenate([n_rows_a[ok_a], n_rows_b[ok_b]])
     score = np.concatenate([sc_a[ok_a], sc_b[ok_b]]).astype(np.float64)
     overq = np.concatenate([ov_a[ok_a], ov_b[ok_b]]).astype(np.float64)
-    # one edge per pair, ordered by (citizen id, need id): the solver's arc order, hence determinism
-    key = topk.citizen_ids[c_rows].astype(np.int64)
-    order = np.lexsort((topk.need_ids[n_rows], key))
-    c_rows, n_rows, score, overq = c_rows[order], n_rows[order], score[order], overq[order]
-    first = np.ones(len(c_rows), dtype=bool)
-    first[1:] = (c_rows[1:] != c_rows[:-1]) | (n_rows[1:] != n_rows[:-1])
+    # one edge per pair, ordered by (citizen id, need id): the solver's arc order, hence determinism. One int64
+    # key (rank of the citizen id, then of the need id) sorted once; np.unique keeps each pair's first entry.
+    c_rank = np.empty(n_c, dtype=np.int64)
+    c_rank[c_order] = np.arange(n_c, dtype=np.int64)
+    n_rank = np.empty(n_n, dtype=np.int64)
+    n_rank[n_order] = np.arange(n_n, dtype=np.int64)
+    _, first = np.unique(c_rank[c_rows] * max(n_n, 1) + n_rank[n_rows], return_index=True)
     c_rows, n_rows, score, overq = c_rows[first], n_rows[first], score[first], overq[first]
     value = score * citizen_priority[c_rows] - overqualification_cost * overq * overqualification_levels
     keep = np.rint(value * VALUE_SCALE) >= 1
