@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from matcher.config import Settings
+from matcher.web._pages import PageExitError
 from matcher.web._pages import router as pages_router
 from matcher.web._proxy import router as proxy_router
 
@@ -21,6 +23,11 @@ SESSION_MAX_AGE = 8 * 3600
 """A working day: a consultant signs in once in the morning."""
 
 __all__ = ["SESSION_COOKIE", "install"]
+
+
+async def _page_exit(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageExitError)
+    return exc.response
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -35,5 +42,6 @@ def install(app: FastAPI, settings: Settings) -> None:
         https_only=settings.session_https_only,
     )
     app.mount("/ui/static", StaticFiles(directory=Path(__file__).parent / "static"), name="ui-static")
+    app.add_exception_handler(PageExitError, _page_exit)
     app.include_router(pages_router)
     app.include_router(proxy_router)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
@@ -71,13 +71,32 @@ def _login_redirect(message: str = "") -> Response:
     return RedirectResponse(url, status_code=303)
 
 
-def _user_or_redirect(request: Request, role: str) -> WebUser | Response:
-    user = current_user(request)
-    if user is None:
-        return _login_redirect("login_expired")
-    if user.role != role:
-        return _render(request, "message.html", user, 403, message=STRINGS[pick_lang(request)]["forbidden"])
-    return user
+class PageExitError(Exception):
+    """Ends a page early with ``response`` instead of the page: the sign-in redirect, a 403 or 404 message page.
+    Raised from dependencies and helpers; answered by the handler :func:`matcher.web.install` registers."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def _signed_in_as(role: str) -> Any:
+    """A dependency: the signed-in user of ``role``; otherwise the sign-in redirect or a 403 page."""
+
+    def dependency(request: Request) -> WebUser:
+        user = current_user(request)
+        if user is None:
+            raise PageExitError(_login_redirect("login_expired"))
+        if user.role != role:
+            forbidden = STRINGS[pick_lang(request)]["forbidden"]
+            raise PageExitError(_render(request, "message.html", user, 403, message=forbidden))
+        return user
+
+    return Depends(dependency)
+
+
+Consultant = Annotated[WebUser, _signed_in_as("consultant")]
+Employer = Annotated[WebUser, _signed_in_as("employer")]
 
 
 @router.get("")
@@ -123,12 +142,10 @@ def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
 @router.get("/consultant/needs")
 def consultant_needs(
     request: Request,
+    user: Consultant,
     q: Annotated[str, Query(max_length=200)] = "",
     kind: Annotated[str, Query(max_length=40, description="a need kind; empty or unknown: all kinds")] = "",
 ) -> Response:
-    user = _user_or_redirect(request, "consultant")
-    if isinstance(user, Response):
-        return user
     kind = kind if kind in NeedKind.__members__ else ""
     with state_of(request).sessions() as session:
         needs = find_needs(session, q, kind)
@@ -136,26 +153,17 @@ def consultant_needs(
 
 
 @router.get("/consultant/needs/{need_id}")
-def consultant_candidates(request: Request, need_id: int) -> Response:
-    user = _user_or_redirect(request, "consultant")
-    if isinstance(user, Response):
-        return user
+def consultant_candidates(request: Request, user: Consultant, need_id: int) -> Response:
     return _need_page(request, user, need_id, "consultant_candidates.html")
 
 
 @router.get("/consultant/citizens/{citizen_id}")
-def consultant_citizen(request: Request, citizen_id: int) -> Response:
-    user = _user_or_redirect(request, "consultant")
-    if isinstance(user, Response):
-        return user
+def consultant_citizen(request: Request, user: Consultant, citizen_id: int) -> Response:
     return _render(request, "consultant_citizen.html", user, citizen_id=citizen_id)
 
 
 @router.get("/consultant/plan")
-def consultant_plan(request: Request) -> Response:
-    user = _user_or_redirect(request, "consultant")
-    if isinstance(user, Response):
-        return user
+def consultant_plan(request: Request, user: Consultant) -> Response:
     with state_of(request).sessions() as session:
         plan = latest_plan(session)
     raw = plan.report if plan else {}
@@ -169,60 +177,43 @@ def consultant_plan(request: Request) -> Response:
 
 
 @router.get("/employer/needs")
-def employer_needs(request: Request) -> Response:
-    user = _user_or_redirect(request, "employer")
-    if isinstance(user, Response):
-        return user
+def employer_needs(request: Request, user: Employer) -> Response:
     with state_of(request).sessions() as session:
         needs = find_needs(session, employer_id=user.info.employer_id)
     return _render(request, "employer_needs.html", user, needs=needs)
 
 
 @router.get("/employer/needs/new")
-def employer_new_need(request: Request) -> Response:
-    user = _user_or_redirect(request, "employer")
-    if isinstance(user, Response):
-        return user
+def employer_new_need(request: Request, user: Employer) -> Response:
     return _render(request, "employer_need_form.html", user, need_id=None, need_json=_json_script(None))
 
 
 @router.get("/employer/needs/{need_id}/edit")
-def employer_edit_need(request: Request, need_id: int) -> Response:
-    user = _user_or_redirect(request, "employer")
-    if isinstance(user, Response):
-        return user
+def employer_edit_need(request: Request, user: Employer, need_id: int) -> Response:
     document = _own_document(request, user, need_id)
-    if isinstance(document, Response):
-        return document
     return _render(request, "employer_need_form.html", user, need_id=need_id, need_json=_json_script(document))
 
 
 @router.get("/employer/needs/{need_id}")
-def employer_candidates(request: Request, need_id: int) -> Response:
-    user = _user_or_redirect(request, "employer")
-    if isinstance(user, Response):
-        return user
+def employer_candidates(request: Request, user: Employer, need_id: int) -> Response:
     return _need_page(request, user, need_id, "employer_candidates.html")
 
 
 # --------------------------------------------------------------------------------------------- helpers
 
 
-def _own_document(request: Request, user: WebUser, need_id: int) -> dict[str, Any] | Response:
-    """The stored need, if this user may see it (consultants: any; employers: their own)."""
+def _own_document(request: Request, user: WebUser, need_id: int) -> dict[str, Any]:
+    """The stored need, if this user may see it (consultants: any; employers: their own); else a 404/403 page."""
     t = STRINGS[pick_lang(request)]
     with state_of(request).sessions() as session:
         try:
             row = NeedRepository(session).get(need_id)
         except NotFoundError:
-            return _render(request, "message.html", user, 404, message=t["not_found"])
+            raise PageExitError(_render(request, "message.html", user, 404, message=t["not_found"])) from None
         if user.role == "employer" and row.employer_id != user.info.employer_id:
-            return _render(request, "message.html", user, 403, message=t["forbidden"])
+            raise PageExitError(_render(request, "message.html", user, 403, message=t["forbidden"]))
         return {**row.document, "id": row.id}
 
 
 def _need_page(request: Request, user: WebUser, need_id: int, template: str) -> Response:
-    document = _own_document(request, user, need_id)
-    if isinstance(document, Response):
-        return document
-    return _render(request, template, user, need=document)
+    return _render(request, template, user, need=_own_document(request, user, need_id))
