@@ -27,15 +27,20 @@ def _loc(loc: Sequence[str | int]) -> str:
 
 
 def validate_items(
-    items: Sequence[Any], model: type[M], resolve: Callable[[M], R], check_nul: bool = True
+    items: Sequence[Any],
+    model: type[M],
+    resolve_many: Callable[[list[M]], Sequence[R | TaxonomyInputError]],
+    check_nul: bool = True,
 ) -> tuple[list[tuple[int, R]], list[BulkItemError]]:
-    """Validate then resolve (normalise) each item; returns (position, resolved item) of the good ones and the
-    errors of the bad ones. ``check_nul=False`` skips the NUL scan when the caller knows the raw body has none."""
-    good: list[tuple[int, R]] = []
+    """Validate each item, then resolve (normalise) all valid ones in one call, so that their labels are
+    normalised in one batch; returns (position, resolved item) of the good ones and the errors of the bad ones.
+    ``resolve_many`` answers in order, an item it cannot resolve by its :class:`TaxonomyInputError`.
+    ``check_nul=False`` skips the NUL scan when the caller knows the raw body has none."""
+    parsed: list[tuple[int, M]] = []
     errors: list[BulkItemError] = []
     for i, item in enumerate(items):
         try:
-            parsed = model.model_validate(item)
+            model_item = model.model_validate(item)
         except ValidationError as exc:
             errors.extend(BulkItemError(index=i, field=_loc(e["loc"]), reason=e["msg"]) for e in exc.errors())
             continue
@@ -43,10 +48,13 @@ def validate_items(
         if nul is not None:
             errors.append(BulkItemError(index=i, field=_loc(nul), reason="text must not contain NUL characters"))
             continue
-        try:
-            good.append((i, resolve(parsed)))
-        except TaxonomyInputError as exc:
-            errors.append(BulkItemError(index=i, field=exc.field, reason=exc.reason))
+        parsed.append((i, model_item))
+    good: list[tuple[int, R]] = []
+    for (i, _), resolved in zip(parsed, resolve_many([m for _, m in parsed]), strict=True):
+        if isinstance(resolved, TaxonomyInputError):
+            errors.append(BulkItemError(index=i, field=resolved.field, reason=resolved.reason))
+        else:
+            good.append((i, resolved))
     return good, errors
 
 
@@ -68,7 +76,7 @@ def prepare_citizens(
     session: Session, items: Sequence[Any], normalizer: NormalizerLike, check_nul: bool = True
 ) -> tuple[list[Citizen], list[BulkItemError]]:
     """Resolved profiles ready for ``CitizenRepository.add_many``, or the errors (then nothing may be written)."""
-    good, errors = validate_items(items, Citizen, normalizer.resolve_citizen, check_nul)
+    good, errors = validate_items(items, Citizen, normalizer.resolve_citizens, check_nul)
     first: dict[str, int] = {}
     for i, citizen in good:
         ref = citizen.external_ref
@@ -90,7 +98,7 @@ def prepare_vacancies(
     session: Session, items: Sequence[Any], normalizer: NormalizerLike, check_nul: bool = True
 ) -> tuple[list[Vacancy], list[BulkItemError]]:
     """Resolved needs ready for ``NeedRepository.add_many``, or the errors (then nothing may be written)."""
-    good, errors = validate_items(items, Vacancy, normalizer.resolve_vacancy, check_nul)
+    good, errors = validate_items(items, Vacancy, normalizer.resolve_vacancies, check_nul)
     known = EmployerRepository(session).existing_ids(v.employer_id for _, v in good)
     errors.extend(
         BulkItemError(index=i, field="employer_id", reason=f"employer {v.employer_id} not found")
@@ -101,7 +109,7 @@ def prepare_vacancies(
 
 
 def prepare_employers(items: Sequence[Any]) -> tuple[list[Employer], list[BulkItemError]]:
-    good, errors = validate_items(items, Employer, lambda e: e)
+    good, errors = validate_items(items, Employer, lambda employers: employers)
     return [e for _, e in good], _by_index(errors)
 
 

@@ -16,7 +16,7 @@ from matcher.domain import Citizen, Match, Vacancy
 
 if TYPE_CHECKING:
     from matcher.scoring import Scorer
-    from matcher.taxonomy import Postcodes, Taxonomy
+    from matcher.taxonomy import Postcodes, Taxonomy, TaxonomyInputError
 
 
 class NormalizerLike(Protocol):
@@ -31,6 +31,10 @@ class NormalizerLike(Protocol):
     def resolve_citizen(self, citizen: Citizen) -> Citizen: ...
 
     def resolve_vacancy(self, vacancy: Vacancy) -> Vacancy: ...
+
+    def resolve_citizens(self, citizens: Sequence[Citizen]) -> Sequence[Citizen | TaxonomyInputError]: ...
+
+    def resolve_vacancies(self, vacancies: Sequence[Vacancy]) -> Sequence[Vacancy | TaxonomyInputError]: ...
 
 
 class EngineLike(Protocol):

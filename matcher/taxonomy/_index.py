@@ -12,7 +12,9 @@ candidates; rapidfuzz decides the order (see :mod:`matcher.taxonomy._normalize`)
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -85,16 +87,6 @@ def query_grams(folded: str) -> list[int]:
     for word in folded.split():
         out.extend(_word_grams(word))
     return out
-
-
-def _best(keys: np.ndarray, scores: np.ndarray, k: int, floor: float) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` best (keys, scores) at or above ``floor``, best first (ties by key order)."""
-    # Selecting among the few keys above the floor is much cheaper than a partition of all ~100k.
-    above = np.flatnonzero(scores >= floor)
-    if len(above) > k:
-        above = above[np.argpartition(-scores[above], k)[:k]]
-    above = above[np.lexsort((keys[above], -scores[above]))]
-    return keys[above], scores[above].astype(np.float32)
 
 
 @lru_cache(maxsize=100_000)
@@ -251,70 +243,130 @@ class LabelIndex:
     # ----------------------------------------------------------------------------------------- lookups
 
     @cached_property
-    def _gram_id(self) -> dict[int, int]:
-        return dict(zip(self.vocabulary.tolist(), range(len(self.vocabulary)), strict=True))
+    def _posting_lengths(self) -> np.ndarray:
+        return np.diff(self.postings.indptr)
 
-    def _gather_dot(self, ids: np.ndarray, weights: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """Dense key scores: sum over n-grams ``ids`` of weight × posting value (a hand-made sparse product)."""
-        starts = self.postings.indptr[ids]
-        shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        gather = shift + np.arange(int(lengths.sum()))
-        return np.bincount(
-            self.postings.indices[gather],
-            weights=self.postings.data[gather] * np.repeat(weights, lengths),
-            minlength=self.postings.shape[1],
-        )
+    def _rows(self, keys: np.ndarray, small: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(indices, data, indptr) of the matrix rows ``keys``. scipy's ``matrix[keys]`` is faster on many rows;
+        for a few, its fixed cost (≈ 0.1 ms) dominates and a numpy gather is cheaper."""
+        if not small:
+            rows = self.matrix[keys]
+            return rows.indices, rows.data, rows.indptr
+        starts = self.matrix.indptr[keys]
+        lengths = self.matrix.indptr[keys + 1] - starts
+        indptr = np.zeros(len(keys) + 1, self.matrix.indptr.dtype)
+        np.cumsum(lengths, out=indptr[1:])
+        gather = np.repeat(starts - indptr[:-1], lengths) + np.arange(int(indptr[-1]))
+        return self.matrix.indices[gather], self.matrix.data[gather], indptr
 
     def tfidf_top(self, folded: str, k: int, floor: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
         """Up to ``k`` keys with the highest cosine to ``folded`` (keys, cosines), best first, none below
-        ``floor``; the query vector is built exactly as :func:`tfidf_fit` builds a label's.
+        ``floor``. The same computation as :meth:`tfidf_top_many` on a block of one, so one query and a batch
+        give identical results."""
+        return self._top_block([folded], k, floor, np.zeros(self.matrix.shape[1]))[0]
 
-        The sparse product is done by hand (gather the query n-grams' posting lists, ``bincount`` by key):
-        for one short query scipy's fancy indexing costs more in overhead than the arithmetic.
+    def tfidf_top_many(
+        self, queries: Sequence[str], k: int, floor: float = 0.15
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`tfidf_top` of each folded query, computed in blocks of :data:`BLOCK_QUERIES` queries.
+
+        Every step works on the whole block: one sparse product for the candidate stage, one gather for the
+        exact cosines, one sort for the top ``k``. Each query's numbers depend on its own row only (scipy's
+        CSR product and ``bincount`` add up a row's terms in the row's own order), so the answer does not
+        depend on which other queries share the block.
         """
-        gram_id = self._gram_id
-        counts: dict[int, int] = {}
-        for code in query_grams(folded):
-            j = gram_id.get(code)
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
-        if not counts:
-            return np.empty(0, np.int64), np.empty(0, np.float32)
-        ids = np.fromiter(counts.keys(), np.int64, count=len(counts))
-        tf = 1.0 + np.log(np.fromiter(counts.values(), np.float64, count=len(counts)))
-        weights = tf * self.idf[ids]
-        weights /= np.linalg.norm(weights)
-        indptr = self.postings.indptr
-        lengths = indptr[ids + 1] - indptr[ids]
-        rare = lengths <= COMMON_SHARE * self.matrix.shape[0]
-        if rare.all() or not rare.any():
-            scores = self._gather_dot(ids, weights, lengths)
+        out: list[tuple[np.ndarray, np.ndarray]] = []
+        dense = np.zeros(min(len(queries), BLOCK_QUERIES) * self.matrix.shape[1])
+        for start in range(0, len(queries), BLOCK_QUERIES):
+            out.extend(self._top_block(queries[start : start + BLOCK_QUERIES], k, floor, dense))
+        return out
+
+    def _top_block(
+        self, queries: Sequence[str], k: int, floor: float, dense: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The query vectors are built exactly as :func:`tfidf_fit` builds a label's; then two stages.
+
+        1. The queries' *rare* n-grams (in at most :data:`COMMON_SHARE` of the keys) pick candidates: a sparse
+           product with the n-gram × key postings gives a partial cosine per key, and each query keeps the keys
+           at or above its :data:`RARE_CANDIDATES`-th best partial cosine. Gathering the common n-grams' posting
+           lists (thousands of keys each) would be ~90 % of the work for keys that rarely make the top. A query
+           made only of rare or only of common n-grams uses them all.
+        2. Exact cosines of the candidates come from their own rows of the key × n-gram matrix, against the
+           full query vector; the ``k`` best at or above ``floor`` are kept, ties by key.
+
+        ``dense`` is zeros of at least ``len(queries)`` × vocabulary size, for the dense query vectors; it is
+        zeros again on return, so one buffer serves every block of a call.
+        """
+        n, n_keys, n_grams = len(queries), self.matrix.shape[0], self.matrix.shape[1]
+        small = n <= SMALL_BLOCK
+        # Only exact integer work differs between small and large blocks (which code lists the n-grams, which
+        # gathers the rows), never the arithmetic, so results do not depend on the block size.
+        if small:
+            grams = [query_grams(q) for q in queries]
+            doc = np.repeat(np.arange(n), [len(g) for g in grams])
+            code = np.fromiter(itertools.chain.from_iterable(grams), np.int64, count=len(doc))
         else:
-            # Two stages: the rare n-grams (short posting lists) pick candidates; their exact cosines then come
-            # from their own rows of the key × n-gram matrix. Gathering the common n-grams' posting lists
-            # (thousands of keys each) would be ~90% of the work for keys that rarely make the top.
-            partial = self._gather_dot(ids[rare], weights[rare], lengths[rare])
-            candidates = np.flatnonzero(partial)
-            if len(candidates) > RARE_CANDIDATES:
-                candidates = candidates[np.argpartition(-partial[candidates], RARE_CANDIDATES)[:RARE_CANDIDATES]]
-            query = np.zeros(self.matrix.shape[1])
-            query[ids] = weights
-            starts = self.matrix.indptr[candidates]
-            row_lengths = self.matrix.indptr[candidates + 1] - starts
-            gather = np.repeat(starts - (np.cumsum(row_lengths) - row_lengths), row_lengths) + np.arange(
-                int(row_lengths.sum())
-            )
-            exact = np.bincount(
-                np.repeat(np.arange(len(candidates)), row_lengths),
-                weights=self.matrix.data[gather] * query[self.matrix.indices[gather]],
-                minlength=len(candidates),
-            )
-            return _best(candidates, exact, k, floor)
-        return _best(np.arange(len(scores)), scores, k, floor)
+            doc, code = char_wb_grams(list(queries))
+        col = np.minimum(np.searchsorted(self.vocabulary, code), n_grams - 1)
+        known = self.vocabulary[col] == code
+        pair, tf = np.unique(doc[known] * n_grams + col[known], return_counts=True)
+        row, col = pair // n_grams, pair % n_grams
+        weights = (1.0 + np.log(tf)) * self.idf[col]
+        weights /= np.sqrt(np.bincount(row, weights=weights * weights, minlength=n))[row]
+
+        rare = self._posting_lengths[col] <= COMMON_SHARE * n_keys
+        has_rare = np.zeros(n, bool)
+        has_rare[row[rare]] = True
+        picks = rare | ~has_rare[row]
+        picks_ptr = np.zeros(n + 1, self.postings.indptr.dtype)
+        np.cumsum(np.bincount(row[picks], minlength=n), out=picks_ptr[1:])
+        # float32 like the postings, so that scipy multiplies without converting the whole postings matrix.
+        picking = sp.csr_matrix(
+            (weights[picks].astype(np.float32), col[picks].astype(self.postings.indices.dtype), picks_ptr),
+            shape=(n, n_grams),
+        )
+        partial = picking @ self.postings
+        ptr = partial.indptr
+        per_row = ptr[1:] - ptr[:-1]
+        keep = np.ones(partial.nnz, bool)
+        for i in np.flatnonzero(per_row > RARE_CANDIDATES).tolist():
+            values = partial.data[ptr[i] : ptr[i + 1]]
+            cut = len(values) - RARE_CANDIDATES
+            keep[ptr[i] : ptr[i + 1]] = values >= np.partition(values, cut)[cut]
+        cand_row = np.repeat(np.arange(n), per_row)[keep]
+        cand_key = partial.indices[keep]
+
+        # Exact cosines: the candidates' rows of the key × n-gram matrix, each shifted into its query's slice
+        # of one long vector holding the block's dense query vectors, so one sparse matrix-vector product
+        # computes them all.
+        where = row * n_grams + col
+        dense[where] = weights
+        indices, data, indptr = self._rows(cand_key, small)
+        lengths = indptr[1:] - indptr[:-1]
+        shifted = indices + np.repeat((cand_row * n_grams).astype(indices.dtype), lengths)
+        exact = sp.csr_matrix((data, shifted, indptr), shape=(len(cand_key), n * n_grams)) @ dense[: n * n_grams]
+        dense[where] = 0.0
+
+        above = exact >= floor
+        cand_row, cand_key, exact = cand_row[above], cand_key[above], exact[above]
+        order = np.lexsort((cand_key, -exact, cand_row))
+        per_row = np.bincount(cand_row, minlength=n)
+        first = np.cumsum(per_row) - per_row
+        top = order[np.arange(len(order)) - np.repeat(first, per_row) < k]
+        keys, cosines = cand_key[top].astype(np.int64), exact[top].astype(np.float32)
+        ends = np.cumsum(np.minimum(per_row, k)).tolist()
+        return [(keys[a:b], cosines[a:b]) for a, b in zip([0, *ends], ends, strict=False)]
 
 
 _GROUPS = ("labels", "compact", "stem")
 COMMON_SHARE = 0.02
-"""An n-gram in more than this share of the keys is "common": it does not pick candidates (see tfidf_top).
+"""An n-gram in more than this share of the keys is "common": it does not pick candidates (see _top_block).
 2 % keeps the hold-out accuracy of the full product (a fixed 800 cost English skills 1 point acc@1)."""
 RARE_CANDIDATES = 200
+BLOCK_QUERIES = 64
+"""Queries per block of :meth:`LabelIndex.tfidf_top_many`. It bounds the block's temporaries: ≈ 200 candidate rows
+of ≈ 70 entries per query (≈ 10 MB for 64 titles) and the dense query vectors (8 bytes × vocabulary per query,
+≈ 13 MB, mostly untouched zero pages). Larger blocks gain nothing: the arrays fall out of cache."""
+SMALL_BLOCK = 4
+"""Blocks of at most this many queries list their n-grams in Python and gather matrix rows with numpy: less fixed
+cost than numpy's n-gram code and scipy's row indexing, which win on larger blocks."""
