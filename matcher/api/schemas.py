@@ -165,27 +165,28 @@ class BulkErrorBody(BaseModel):
 # --------------------------------------------------------------------------------------------- matching
 
 
-class CandidateResult(BaseModel):
+class Ranked(BaseModel):
+    """What every ranked result carries, whichever side it names: its place, the score, the component scores, the
+    gates it hit and the explanation (see docs/scoring.md)."""
+
+    rank: int = Field(ge=1)
+    score: float
+    components: dict[str, float]
+    gates: list[str]
+    explanation: Explanation
+
+
+class CandidateResult(Ranked):
     """A ranked citizen, as consultants see it."""
 
     citizen_id: int
     external_ref: str
-    rank: int = Field(ge=1)
-    score: float
-    components: dict[str, float]
-    gates: list[str]
-    explanation: Explanation
 
 
-class AnonymousCandidate(BaseModel):
+class AnonymousCandidate(Ranked):
     """A ranked citizen, as an employer sees it: a handle that is stable for this need only, no identity."""
 
     candidate: str = Field(description="pseudonymous handle, stable per (vacancy, citizen)")
-    rank: int = Field(ge=1)
-    score: float
-    components: dict[str, float]
-    gates: list[str]
-    explanation: Explanation
 
 
 class CandidateList(BaseModel):
@@ -221,16 +222,13 @@ class SearchResult(CandidateList):
     need: VacancyCreate = Field(description="the need as the server resolved it (chosen URIs, confidence)")
 
 
-class MatchResult(BaseModel):
+class MatchResult(Ranked):
+    """A ranked need for a citizen."""
+
     need_id: int
     employer_id: int
     title: str
     kind: NeedKind
-    rank: int = Field(ge=1)
-    score: float
-    components: dict[str, float]
-    gates: list[str]
-    explanation: Explanation
 
 
 class MatchList(BaseModel):
