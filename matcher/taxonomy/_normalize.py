@@ -263,22 +263,21 @@ class _Kind:
     ) -> list[Candidate]:
         """The first ``limit`` of one query's concepts, given its first ``limit + TIE_WINDOW`` best first (ties by
         concept row)."""
-        ranked = list(zip(concepts, rows, scores, strict=True))
         rounded = [round(score, 4) for score in scores]
+        order: Sequence[int] = range(min(limit, len(rounded)))
         if len(set(rounded)) < len(rounded):
             # Ties (a label shared by several concepts) go to the concept whose own preferred label is closest.
             tied = {r for r, count in Counter(rounded).items() if count > 1}
             closeness = [
                 fuzz.ratio(query, self._folded_display(concept, lang or self.table.lang[row])) if r in tied else 0.0
-                for (concept, row, _), r in zip(ranked, rounded, strict=True)
+                for concept, row, r in zip(concepts, rows, rounded, strict=True)
             ]
-            order = sorted(range(len(ranked)), key=lambda i: (-rounded[i], -closeness[i]))
-            ranked = [ranked[i] for i in order]
-        out = []
-        for concept, label_row, score in ranked[:limit]:
-            label = self.display(concept, lang or self.table.lang[label_row])
-            out.append(Candidate(self.uris[concept], label, round(min(score, 1.0), 4)))
-        return out
+            order = sorted(range(len(rounded)), key=lambda i: (-rounded[i], -closeness[i]))[:limit]
+        langs = self.table.lang
+        return [
+            Candidate(self.uris[concepts[i]], self.display(concepts[i], lang or langs[rows[i]]), min(rounded[i], 1.0))
+            for i in order
+        ]
 
 
 EXACT_SCORE_ARRAY = np.array(
