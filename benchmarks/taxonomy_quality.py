@@ -22,6 +22,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -35,7 +36,7 @@ LIMIT = 10
 @dataclass
 class QuerySet:
     name: str
-    kind: str  # "occupation" | "skill"
+    kind: Literal["occupation", "skill"]
     queries: list[tuple[str, int]]  # (text, concept row)
 
 
@@ -175,9 +176,9 @@ def main() -> None:
             if not qs.queries:
                 continue
             row_of = held.occupation_row if qs.kind == "occupation" else held.skill_row
-            normalize = normalizer.normalize_occupation if qs.kind == "occupation" else normalizer.normalize_skill
             truth = [c for _, c in qs.queries]
-            ours = [[row_of[c.uri] for c in normalize(t, limit=LIMIT)] for t, _ in qs.queries]
+            found = normalizer.normalize_many([t for t, _ in qs.queries], qs.kind, limit=LIMIT)
+            ours = [[row_of[c.uri] for c in candidates] for candidates in found]
             plain = [baselines[qs.kind].rank(t) for t, _ in qs.queries]
             rows.append((qs.name, len(truth), metrics(ours, truth), metrics(plain, truth)))
 
