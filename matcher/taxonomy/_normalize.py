@@ -16,7 +16,7 @@ import itertools
 import logging
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache, partial
 from pathlib import Path
@@ -559,7 +559,7 @@ class Normalizer:
         return self._normalize("skill", text, limit, lang)
 
     def normalize_many(
-        self, texts: Sequence[str], kind: ConceptKind = "occupation", limit: int = 10, lang: str | None = None
+        self, texts: Iterable[str], kind: ConceptKind = "occupation", limit: int = 10, lang: str | None = None
     ) -> list[list[Candidate]]:
         """:meth:`normalize_occupation` (``kind="occupation"``) or :meth:`normalize_skill` (``kind="skill"``) of
         each text, in order, with the same results, several times faster for many texts: repeated texts (and
@@ -573,6 +573,7 @@ class Normalizer:
             raise ValueError(f"kind must be one of {', '.join(CONCEPT_KINDS)}, not '{kind}'")
         if isinstance(texts, str):
             raise ValueError("texts must be a list of texts, not one string")
+        texts = list(texts)  # any iterable; it is read more than once
         for i, text in enumerate(texts):
             check_text(text, f"texts[{i}]")
         self._check_lang(lang)

@@ -194,3 +194,9 @@ def test_resolve_many_equals_resolve_one(batch: Normalizer, single: Normalizer) 
     assert isinstance(batched[1], TaxonomyInputError) and batched[1].field == "essential_skills"
     assert isinstance(batched[2], TaxonomyInputError) and batched[2].field == "postcode"
     assert batch.resolve_citizens([]) == [] and batch.resolve_vacancies([]) == []
+
+
+def test_any_iterable_of_texts(normalizer: Normalizer) -> None:
+    expected = [normalizer.normalize_occupation("kok"), normalizer.normalize_occupation("smed")]
+    assert normalizer.normalize_many(t for t in ("kok", "smed")) == expected
+    assert normalizer.normalize_many(()) == []
