@@ -270,10 +270,10 @@ class LabelIndex:
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """:meth:`tfidf_top` of each folded query, computed in blocks of :data:`BLOCK_QUERIES` queries.
 
-        Every step works on the whole block: one sparse product for the candidate stage, one gather for the
-        exact cosines, one sort for the top ``k``. Each query's numbers depend on its own row only (scipy's
-        CSR product and ``bincount`` add up a row's terms in the row's own order), so the answer does not
-        depend on which other queries share the block.
+        Every step works on the whole block: one sparse product for the candidate stage, one sparse
+        matrix-vector product for the exact cosines, one sort for the top ``k``. Each query's numbers depend on
+        its own row only (scipy's CSR products add up a row's terms in the row's own order), so the answer does
+        not depend on which other queries share the block.
         """
         out: list[tuple[np.ndarray, np.ndarray]] = []
         dense = np.zeros(min(len(queries), BLOCK_QUERIES) * self.matrix.shape[1])
@@ -298,6 +298,8 @@ class LabelIndex:
         zeros again on return, so one buffer serves every block of a call.
         """
         n, n_keys, n_grams = len(queries), self.matrix.shape[0], self.matrix.shape[1]
+        if n_grams == 0:  # an index without labels
+            return [(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in queries]
         small = n <= SMALL_BLOCK
         # Only exact integer work differs between small and large blocks (which code lists the n-grams, which
         # gathers the rows), never the arithmetic, so results do not depend on the block size.
