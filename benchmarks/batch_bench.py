@@ -44,6 +44,7 @@ from matcher.ranking._assign import (
     citizen_priorities,
     placement_report,
 )
+from matcher.ranking._topk import SCORE_THREADS
 from matcher.scoring import RuleScorer
 from matcher.storage import make_engine, session_factory, transaction, upgrade
 from matcher.synthetic import generate
@@ -211,7 +212,7 @@ def dask_speedup(args: argparse.Namespace) -> None:
     empty = np.zeros((0, 2), dtype=np.int64)
     order = block_order(citizens)
 
-    def tasks():  # type: ignore[no-untyped-def]
+    def tasks(threads: int = 1):  # type: ignore[no-untyped-def]
         for b, start in enumerate(range(0, citizens.n, size)):
             yield BlockTask(
                 b,
@@ -221,16 +222,21 @@ def dask_speedup(args: argparse.Namespace) -> None:
                 True,
                 empty,
                 empty,
+                threads,
             )
 
-    def in_process() -> float:
+    def in_process(threads: int) -> float:
         t0 = time.perf_counter()
-        for task in tasks():
+        for task in tasks(threads):
             score_block(task, needs, scorer)
         return time.perf_counter() - t0
 
-    base = [in_process() for _ in range(args.repeat)]
-    print(stats(f"blocks in process ({citizens.n} × {needs.n}, blocks of {size})", base))
+    # the speed-up is against one single-threaded process (what one Dask worker runs); the in-process run with
+    # scoring threads (the default without Dask) is printed beside it
+    base = [in_process(1) for _ in range(args.repeat)]
+    print(stats(f"blocks in process, 1 thread ({citizens.n} × {needs.n}, blocks of {size})", base))
+    threaded = [in_process(SCORE_THREADS) for _ in range(args.repeat)]
+    print(stats(f"blocks in process, {SCORE_THREADS} scoring threads", threaded))
     for workers in args.workers:
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
             with Client(cluster):

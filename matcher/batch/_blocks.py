@@ -37,6 +37,7 @@ class BlockTask:
     geo_blocking: bool
     pinned: np.ndarray  # (m, 2) citizen id, need id
     hidden: np.ndarray
+    threads: int | None = None  # scoring threads in the block (None: all cores; 1 on Dask, one process per core)
 
 
 def _pair_rows(pairs: np.ndarray, citizens: CitizenFeatures, needs: NeedFeatures) -> tuple[np.ndarray, np.ndarray]:
@@ -65,6 +66,7 @@ def score_block(task: BlockTask, needs: NeedFeatures, scorer: Scorer) -> tuple[i
         geo_blocking=task.geo_blocking,
         pinned=_pair_rows(task.pinned, task.citizens, needs),
         hidden=_pair_rows(task.hidden, task.citizens, needs),
+        threads=task.threads,
     )
     return task.index, top
 

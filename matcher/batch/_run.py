@@ -309,6 +309,8 @@ class RerankJob:
                 geo_blocking=self.settings.scoring.gates.commute,
                 pinned=snap.pinned[in_block],
                 hidden=snap.hidden[hid],
+                # Dask runs one single-threaded process per core: threads inside would only compete
+                threads=1 if self.options.dask else None,
             )
 
     def _execute(self, run: RankingRunRow, how: str, snap: _Snapshot, progress: Progress | None) -> RunOutcome:

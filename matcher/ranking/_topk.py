@@ -16,8 +16,12 @@ with float32 comparisons and ``np.partition``; gated and hidden pairs never beco
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -267,6 +271,11 @@ def _tile(c_rows: np.ndarray, n_rows: np.ndarray, max_pairs: int) -> Iterator[tu
             yield c_rows[i : i + rows_per], n_rows[j : j + cols]
 
 
+SCORE_THREADS = max(1, min(4, os.cpu_count() or 1))
+"""Blocks scored at the same time by :func:`blocked_topk` (the component passes and candidate selection are numpy
+work that releases the GIL on big blocks; the merges into the running top k stay on the calling thread)."""
+
+
 def blocked_topk(
     scorer: Scorer,
     citizens: CitizenFeatures,
@@ -278,14 +287,23 @@ def blocked_topk(
     geo_blocking: bool,
     pinned: tuple[np.ndarray, np.ndarray] | None = None,
     hidden: tuple[np.ndarray, np.ndarray] | None = None,
+    threads: int | None = None,
 ) -> TopK:
     """Top ``k`` citizens per need and needs per citizen over ``c_rows`` × ``n_rows``.
 
     ``pinned`` / ``hidden``: (citizen rows, need rows) of consultant overrides; pinned pairs rank first unless
     gated, hidden pairs never appear. Ids of the rows must be unique.
+
+    ``threads`` (default :data:`SCORE_THREADS`) blocks are scored at once, each under an equal share of the
+    memory budget. The result does not depend on it: a block's candidates are selected against a snapshot of the
+    running thresholds, which only rise, so a later snapshot can only drop pairs that could never enter a top k,
+    and the merge orders the candidates exactly by (score, id).
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
+    threads = SCORE_THREADS if threads is None else threads
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
     c_rows = np.sort(np.asarray(c_rows, dtype=np.int64))
     n_rows = np.sort(np.asarray(n_rows, dtype=np.int64))
     c_low_sub, c_sorted_ids = id_low_bits(citizens.ids[c_rows])
@@ -301,12 +319,12 @@ def blocked_topk(
     n_pos[n_rows] = np.arange(len(n_rows))
     per_need = _Running(len(n_rows), k)
     per_citizen = _Running(len(c_rows), k)
-    max_pairs = pairs_per_block(scorer.bytes_per_pair(), memory_budget_mb)
+    running = threading.Lock()  # thresholds are read whole, never while a merge writes them
+    max_pairs = pairs_per_block(scorer.bytes_per_pair(), memory_budget_mb / threads)
     started, n_pairs, n_blocks = time.perf_counter(), 0, 0
-    for cb, nb in plan_blocks(citizens, c_rows, needs, n_rows, max_pairs, geo_blocking):
+
+    def candidates(cb: np.ndarray, nb: np.ndarray) -> tuple[np.ndarray, ...]:
         block = scorer.score_block(citizens, cb, needs, nb)
-        n_pairs += len(cb) * len(nb)
-        n_blocks += 1
         total = block.total
         # candidate selection works on one float32 matrix: -1 barred (gated, hidden), 2 pinned, else the score
         select = np.where(block.gates != 0, np.float32(-1), total)
@@ -317,12 +335,40 @@ def blocked_topk(
         if hidden_ij is not None:
             select[hidden_ij] = -1
         overq = block.components["overqualification"]
+        with running:
+            need_thr = per_need.threshold(n_pos[nb])
+            citizen_thr = per_citizen.threshold(c_pos[cb])
         # per need: work on the transposed copy so that each need is a contiguous row
-        j, i = _candidates(np.ascontiguousarray(select.T), per_need.threshold(n_pos[nb]), k)
-        per_need.merge(n_pos[nb][j], *_keys(select, total, overq, i, j, c_low[cb][i]))
-        i, j = _candidates(select, per_citizen.threshold(c_pos[cb]), k)
-        per_citizen.merge(c_pos[cb][i], *_keys(select, total, overq, i, j, n_low[nb][j]))
-        del select
+        j, i = _candidates(np.ascontiguousarray(select.T), need_thr, k)
+        need_keys, need_ov = _keys(select, total, overq, i, j, c_low[cb][i])
+        need_ent = n_pos[nb][j]
+        i, j = _candidates(select, citizen_thr, k)
+        citizen_keys, citizen_ov = _keys(select, total, overq, i, j, n_low[nb][j])
+        return need_ent, need_keys, need_ov, c_pos[cb][i], citizen_keys, citizen_ov
+
+    def merge(found: tuple[np.ndarray, ...]) -> None:
+        need_ent, need_keys, need_ov, citizen_ent, citizen_keys, citizen_ov = found
+        with running:
+            per_need.merge(need_ent, need_keys, need_ov)
+            per_citizen.merge(citizen_ent, citizen_keys, citizen_ov)
+
+    blocks = plan_blocks(citizens, c_rows, needs, n_rows, max_pairs, geo_blocking)
+    if threads == 1:
+        for cb, nb in blocks:
+            n_pairs += len(cb) * len(nb)
+            n_blocks += 1
+            merge(candidates(cb, nb))
+    else:
+        with ThreadPoolExecutor(threads, thread_name_prefix="score") as pool:
+            pending: deque[Future[tuple[np.ndarray, ...]]] = deque()
+            for cb, nb in blocks:
+                n_pairs += len(cb) * len(nb)
+                n_blocks += 1
+                pending.append(pool.submit(candidates, cb, nb))
+                if len(pending) >= threads:
+                    merge(pending.popleft().result())
+            while pending:
+                merge(pending.popleft().result())
     log.info(
         "scored %d pairs in %d blocks in %.2f s (of %d possible)",
         n_pairs, n_blocks, time.perf_counter() - started, len(c_rows) * len(n_rows),

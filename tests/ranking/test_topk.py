@@ -53,11 +53,15 @@ def as_lists(ids: np.ndarray, top_ids: np.ndarray, scores: np.ndarray) -> dict[i
 @pytest.mark.parametrize("geo_blocking", [False, True])
 @pytest.mark.parametrize("budget_mb", [0.002, 0.05, 64])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_blocked_equals_brute_force(scorer: StandInScorer, geo_blocking: bool, budget_mb: float, seed: int) -> None:
+@pytest.mark.parametrize("threads", [1, 3])
+def test_blocked_equals_brute_force(
+    scorer: StandInScorer, geo_blocking: bool, budget_mb: float, seed: int, threads: int
+) -> None:
     citizens, needs = make_sides(seed, 150, 70)
     k = 7
     top = blocked_topk(
-        scorer, citizens, np.arange(citizens.n), needs, np.arange(needs.n), k, budget_mb, geo_blocking
+        scorer, citizens, np.arange(citizens.n), needs, np.arange(needs.n), k, budget_mb, geo_blocking,
+        threads=threads,
     )
     want_need, want_citizen = brute_force(scorer, citizens, needs, k)
     assert as_lists(top.need_ids, top.need_citizen_ids, top.need_scores) == want_need
