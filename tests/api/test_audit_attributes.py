@@ -1,4 +1,4 @@
-"""Protected attributes held for fairness audits: set and read by consultants and administrators only, audited,
+"""Protected attributes held for fairness audits: set and read by consultants only (like every other citizen read), audited,
 validated with the field named, exported and erased with the citizen, absent from every other view, and refused
 inside a citizen profile with a pointer to their own route."""
 
@@ -34,7 +34,7 @@ def _stored(api: Api, cid: int) -> CitizenAuditAttributesRow | None:
         engine.dispose()
 
 
-@pytest.mark.parametrize("role", ["consultant", "admin"])
+@pytest.mark.parametrize("role", ["consultant"])
 def test_put_and_get_round_trip_and_are_audited(api: Api, role: str) -> None:
     cid = _citizen(api)
     r = api.call(role, "GET", _url(cid))

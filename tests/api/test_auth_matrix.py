@@ -59,9 +59,9 @@ ROUTES = [
     Route("citizens.put", "PUT", "/v1/citizens/{cid}", STAFF, lambda c: s.citizen_json(c["cid"] + 500)),
     Route("citizens.delete", "DELETE", "/v1/citizens/{cid}", STAFF),
     Route("citizens.export", "GET", "/v1/citizens/{cid}/export", STAFF),
-    Route("citizens.audit_attributes.get", "GET", "/v1/citizens/{cid}/audit-attributes", {"admin", "consultant"}),
+    Route("citizens.audit_attributes.get", "GET", "/v1/citizens/{cid}/audit-attributes", {"consultant"}),
     Route(
-        "citizens.audit_attributes.put", "PUT", "/v1/citizens/{cid}/audit-attributes", {"admin", "consultant"},
+        "citizens.audit_attributes.put", "PUT", "/v1/citizens/{cid}/audit-attributes", {"consultant"},
         lambda c: {"gender": "female", "birth_year": 1980, "origin_country": "DK"},
     ),
     Route("citizens.bulk", "POST", "/v1/citizens:bulk", STAFF, lambda c: [s.citizen_json(next(_counter))]),

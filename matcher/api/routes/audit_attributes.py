@@ -1,6 +1,7 @@
 """Protected attributes of a citizen (gender, birth year, origin country), held for fairness audits only.
 
-Consultants and administrators may set and read them; employers never (403). They are stored apart from the
+Consultants may set and read them, as they may every other part of a citizen's data; administrators (keys and
+runs) and employers may not (403). They are stored apart from the
 profile (``citizen_audit_attributes``), which the engine never reads, so they cannot reach a score. Every read
 and write is audit-logged with its purpose (``X-Purpose``, default "fairness audit").
 """
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/v1/citizens", tags=["citizens"], responses=AUTH_ERRO
 
 PURPOSE = "fairness audit"
 
-AuditStaffKey = Annotated[KeyInfo, Depends(require("consultant", "admin"))]
+AuditStaffKey = Annotated[KeyInfo, Depends(require("consultant"))]
 
 
 def audit_attributes_public(citizen_id: int, row: CitizenAuditAttributesRow | None) -> AuditAttributesPublic:
