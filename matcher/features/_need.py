@@ -32,6 +32,7 @@ from matcher.features._base import (
     weekday_mask,
 )
 from matcher.taxonomy import Postcodes, Taxonomy
+from matcher.taxonomy._model import keep_top_k
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +44,7 @@ def top_related(taxonomy: Taxonomy, k: int) -> sp.csr_matrix:
     Why a cap: every related link becomes a non-zero of the need's skill vector, and the skills product costs
     in proportion to those non-zeros; a few strong substitutes carry almost all the signal.
     """
-    rel = sp.csr_matrix(taxonomy.skill_related, dtype=np.float32)
-    n = rel.shape[0]
-    if k == 0 or rel.nnz == 0:
-        return sp.csr_matrix(
-            (np.zeros(0, np.float32), (np.zeros(0, np.int64), np.zeros(0, np.int64))), shape=(n, n), dtype=np.float32
-        )
-    rows = np.repeat(np.arange(n), np.diff(rel.indptr))
-    order = np.lexsort((rel.indices, -rel.data, rows))
-    rows, cols, vals = rows[order], rel.indices[order], rel.data[order]
-    start = rel.indptr[:-1][rows]
-    rank = np.arange(len(rows)) - start
-    keep = rank < k
-    return sp.csr_matrix((vals[keep], (rows[keep], cols[keep])), shape=(n, n), dtype=np.float32)
+    return keep_top_k(taxonomy.skill_related, k)
 
 
 def infer_level(isco: int, policy: ScoringPolicy) -> int:

@@ -1,9 +1,11 @@
 """Build the :class:`Taxonomy` from ``data/`` and cache it on disk as plain arrays + JSON.
 
-Why a cache: parsing the ESCO CSVs (≈ 120k occupation–skill rows, ≈ 130k labels) takes seconds; the API, the CLI
-and every test worker need a warm start well under 1.5 s. The cache key (:attr:`Taxonomy.version`) hashes the
-contents of every input file and :data:`BUILD_VERSION`, so dropping in a new language file or editing the lexicon
-rebuilds it, and a code change that alters the build bumps the constant.
+Why a cache: parsing the ESCO CSVs (≈ 120k occupation–skill rows, ≈ 130k labels) and computing the fitted
+skill-similarity neighbours take seconds; the API, the CLI and every test worker need a warm start well under
+1.5 s. The cache key (:attr:`Taxonomy.version`) hashes the contents of every input file, of the skill-similarity
+model in use (or says that none is) and :data:`BUILD_VERSION`, so dropping in a new language file, editing the
+lexicon or rebuilding the model (``matcher models build``) rebuilds it, and a code change that alters the build
+bumps the constant.
 
 Why no pickle: the cache must be safe to read (a shared folder is not a code-execution channel) and readable from
 other tools, so it is ``.npz`` (``allow_pickle=False``) + JSON.
@@ -22,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,9 +33,12 @@ import scipy.sparse as sp
 from matcher.config import get_settings
 from matcher.taxonomy._model import LabelTable, Taxonomy
 
+if TYPE_CHECKING:
+    from matcher.taxonomy._similarity import SkillSimilarity
+
 log = logging.getLogger(__name__)
 
-BUILD_VERSION = "taxonomy-2"
+BUILD_VERSION = "taxonomy-3"
 """Bump when the build below changes what ends up in the cache."""
 
 # skill_related weights (see docs/taxonomy.md). A skill ESCO lists as essential for another is nearly the same
@@ -117,13 +123,60 @@ def input_files(data_dir: Path) -> list[Path]:
     return files
 
 
-def taxonomy_version(data_dir: Path) -> str:
-    """Hash of the input files' names and contents plus :data:`BUILD_VERSION` (≈ 10 ms for the shipped data)."""
+def taxonomy_version(data_dir: Path, skill_similarity: str | None = None) -> str:
+    """The cache key :func:`load_taxonomy` uses for ``data_dir`` and the ``skill_similarity`` setting (default:
+    the settings'): a hash of the input files' names and contents, of the model's files (or of its absence) and
+    :data:`BUILD_VERSION` (≈ 20 ms for the shipped data and model)."""
+    return _version(data_dir, _similarity_dir(skill_similarity))
+
+
+def _similarity_dir(skill_similarity: str | None) -> Path | None:
+    settings = get_settings()
+    choice = skill_similarity if skill_similarity is not None else settings.skill_similarity
+    return similarity_model_dir(choice, settings.models_dir)
+
+
+def _version(data_dir: Path, similarity_dir: Path | None) -> str:
     h = hashlib.blake2b(BUILD_VERSION.encode(), digest_size=12)
     for path in input_files(data_dir):
         h.update(path.name.encode() + b"\0")
         h.update(path.read_bytes())
+    if similarity_dir is None:
+        h.update(b"skill_similarity:none\0")
+    else:
+        # Every file of the model folder, not a fixed list: importing the model code (scikit-learn) for its file
+        # names would cost a warm start about a second.
+        for path in sorted(p for p in similarity_dir.iterdir() if p.is_file() and not p.name.startswith(".")):
+            h.update(b"skill_similarity/" + path.name.encode() + b"\0")
+            h.update(path.read_bytes())
     return h.hexdigest()
+
+
+def similarity_model_dir(choice: str, models_dir: Path) -> Path | None:
+    """The skill-similarity model folder the taxonomy folds into ``skill_related``, or None for ESCO's only.
+
+    ``choice`` is the ``skill_similarity`` setting: ``off``; ``auto`` (the model in ``<models_dir>/skill_similarity``
+    when that folder exists, else none, logged); or a folder, as a path (containing ``/``) or a name under
+    ``models_dir``. An explicitly named folder that does not exist is a ValueError. A folder that exists is used,
+    in ``auto`` too: a broken model is then an error naming it rather than a silent change of scores.
+    """
+    choice = choice.strip()
+    root = Path(models_dir)
+    if choice == "off":
+        return None
+    if choice == "auto":
+        folder = root / "skill_similarity"
+        if not folder.is_dir():
+            log.info("skill similarity: no model in %s; skill_related holds ESCO's relations only", folder)
+            return None
+        return folder
+    folder = Path(choice) if ("/" in choice or os.sep in choice) else root / choice
+    if not folder.is_dir():
+        raise ValueError(
+            f"skill_similarity (MATCHER_SKILL_SIMILARITY) = {choice!r}: no such model folder ({folder}); "
+            "build one with `matcher models build --out FOLDER`, or use 'auto' / 'off'"
+        )
+    return folder
 
 
 # --------------------------------------------------------------------------------------------- building
@@ -253,10 +306,32 @@ def _skill_related(esco: Path, skill_row: dict[str, int]) -> sp.csr_matrix:
     return mat
 
 
-def build_taxonomy(data_dir: Path) -> Taxonomy:
-    """Parse ``data_dir`` into a :class:`Taxonomy` (no cache involved). Takes a few seconds."""
+def esco_skill_related(data_dir: Path, skill_uris: list[str]) -> sp.csr_matrix:
+    """ESCO's weighted skill relations (:func:`_skill_related`) aligned with ``skill_uris``: for the evaluation."""
+    return _skill_related(Path(data_dir) / ESCO_DIR, {u: i for i, u in enumerate(skill_uris)})
+
+
+def _load_similarity(folder: Path) -> SkillSimilarity:
+    from matcher.taxonomy._similarity import SkillSimilarity  # scikit-learn: imported only when building
+
+    try:
+        return SkillSimilarity.load(folder)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(
+            f"skill-similarity model {folder} cannot be read ({exc}); rebuild it with `matcher models build --out "
+            f"{folder}` or set MATCHER_SKILL_SIMILARITY=off"
+        ) from exc
+
+
+def build_taxonomy(data_dir: Path, similarity_dir: Path | None = None) -> Taxonomy:
+    """Parse ``data_dir`` into a :class:`Taxonomy` (no cache involved). Takes a few seconds.
+
+    With ``similarity_dir``, ``skill_related`` is the elementwise max of ESCO's weighted relations and the fitted
+    model's :meth:`~SkillSimilarity.related_matrix` (docs/similarity.md, "In production").
+    """
     started = time.perf_counter()
-    version = taxonomy_version(data_dir)
+    version = _version(data_dir, similarity_dir)
+    similarity = _load_similarity(similarity_dir) if similarity_dir is not None else None
     esco = data_dir / ESCO_DIR
 
     occ = _read_csv(
@@ -305,6 +380,15 @@ def build_taxonomy(data_dir: Path) -> Taxonomy:
 
     essential, optional = _occ_skill_matrices(esco, occ_row, skill_row)
     related = _skill_related(esco, skill_row)
+    extras = {"build_version": BUILD_VERSION, "skill_related_esco_nnz": str(related.nnz)}
+    if similarity is not None and similarity_dir is not None:
+        fitted = similarity.related_matrix(skill_uris)
+        related = sp.csr_matrix(related.maximum(fitted), dtype=np.float32)
+        related.sort_indices()
+        extras["skill_similarity"] = str(similarity_dir)
+        extras["skill_related_fitted_nnz"] = str(fitted.nnz)
+        log.info("skill_related: ESCO relations max fitted model %s (%d fitted pairs)", similarity_dir, fitted.nnz)
+    extras["skill_related_nnz"] = str(related.nnz)
 
     occ_labels = _Labels()
     for i, (p, a, h) in enumerate(zip(occ["preferredLabel"], occ["altLabels"], occ["hiddenLabels"], strict=True)):
@@ -364,7 +448,7 @@ def build_taxonomy(data_dir: Path) -> Taxonomy:
         occupation_label_table=occ_labels.table(),
         skill_label_table=skill_labels.table(),
         version=version,
-        extras={"build_version": BUILD_VERSION, "skill_related_nnz": str(related.nnz)},
+        extras=extras,
         occupation_neighbours=neighbours,
     )
     log.info(
@@ -522,15 +606,23 @@ def cache_folder(cache_dir: Path, version: str) -> Path:
     return cache_dir / f"taxonomy-{version}"
 
 
-def load_taxonomy(data_dir: Path | None = None, cache_dir: Path | None = None, *, rebuild: bool = False) -> Taxonomy:
+def load_taxonomy(
+    data_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    *,
+    rebuild: bool = False,
+    skill_similarity: str | None = None,
+) -> Taxonomy:
     """The taxonomy for ``data_dir``, from ``cache_dir`` when a cache for the current inputs exists.
 
-    Defaults come from :func:`matcher.config.get_settings`. ``rebuild=True`` ignores an existing cache.
+    Defaults come from :func:`matcher.config.get_settings`; ``skill_similarity`` overrides the setting of that name
+    (see :func:`similarity_model_dir`). ``rebuild=True`` ignores an existing cache.
     """
     settings = get_settings()
     data_dir = Path(data_dir or settings.data_dir)
     cache_dir = Path(cache_dir or settings.cache_dir)
-    version = taxonomy_version(data_dir)
+    similarity_dir = _similarity_dir(skill_similarity)
+    version = _version(data_dir, similarity_dir)
     folder = cache_folder(cache_dir, version)
     if folder.is_dir() and not rebuild:
         try:
@@ -538,7 +630,7 @@ def load_taxonomy(data_dir: Path | None = None, cache_dir: Path | None = None, *
         except (OSError, ValueError, KeyError) as exc:
             log.warning("taxonomy cache %s unreadable (%s); rebuilding", folder, exc)
             shutil.rmtree(folder, ignore_errors=True)
-    taxonomy = build_taxonomy(data_dir)
+    taxonomy = build_taxonomy(data_dir, similarity_dir)
     if rebuild and folder.is_dir():
         shutil.rmtree(folder, ignore_errors=True)
     write_atomically(cache_dir, folder.name, lambda tmp: _save(taxonomy, tmp))

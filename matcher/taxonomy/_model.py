@@ -56,8 +56,10 @@ class Taxonomy:
         CSR float32 (n_occupations × n_skills), 1.0 where ESCO lists the skill for the occupation.
     skill_related :
         CSR float32 (n_skills × n_skills), symmetric, zero diagonal, values in (0, 1]: how much having the row
-        skill counts towards the column skill (shared broader concept, ESCO skill–skill relations, later a
-        fitted similarity model). Scoring multiplies it by the policy's ``related_skill_credit``.
+        skill counts towards the column skill — the elementwise max of ESCO's weighted relations (skill–skill
+        relations, parent/child, small sibling groups) and, when the ``skill_similarity`` setting finds one, the
+        fitted model's top-neighbour cosines (``extras["skill_similarity"]`` names it). Scoring multiplies it by
+        the policy's ``related_skill_credit``.
     occupation_label_table, skill_label_table :
         all surface forms for normalisation.
     version :
@@ -102,3 +104,22 @@ class Taxonomy:
     @property
     def n_skills(self) -> int:
         return len(self.skill_uris)
+
+
+def keep_top_k(related: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """``related`` keeping the ``k`` strongest entries per row (ties: lower column first), as CSR float32.
+
+    The scoring layer lends partial credit only to these (``related_skill_top_k``, on ``skill_related``); the
+    similarity evaluation applies the same cut so that it measures what production serves.
+    """
+    rel = sp.csr_matrix(related, dtype=np.float32)
+    n_rows, n_cols = rel.shape
+    if k == 0 or rel.nnz == 0:
+        empty = np.zeros(0, np.int64)
+        return sp.csr_matrix((np.zeros(0, np.float32), (empty, empty)), shape=(n_rows, n_cols), dtype=np.float32)
+    rows = np.repeat(np.arange(n_rows), np.diff(rel.indptr))
+    order = np.lexsort((rel.indices, -rel.data, rows))
+    rows, cols, vals = rows[order], rel.indices[order], rel.data[order]
+    rank = np.arange(len(rows)) - rel.indptr[:-1][rows]
+    keep = rank < k
+    return sp.csr_matrix((vals[keep], (rows[keep], cols[keep])), shape=(n_rows, n_cols), dtype=np.float32)

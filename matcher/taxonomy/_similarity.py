@@ -5,8 +5,8 @@ close. Skills that are required by the same kinds of occupations tend to be exch
 citizen holding one deserves partial credit for the other. The model learns that from the whole occupation–skill
 table (essential weight 1, optional 0.5): skill × occupation matrix → PPMI (or TF-IDF) → TruncatedSVD →
 L2-normalised skill embeddings. :meth:`SkillSimilarity.related_matrix` turns them into the sparse top-neighbour
-matrix that :attr:`matcher.taxonomy.Taxonomy.skill_related` holds, so the taxonomy can take the elementwise max
-with ESCO's explicit relations.
+matrix that the taxonomy combines with ESCO's explicit relations by elementwise max into
+:attr:`matcher.taxonomy.Taxonomy.skill_related` (see ``matcher/taxonomy/_load.py``).
 
 The evaluation (:func:`evaluate_holdout`) hides a pool of occupations from the fit and ranks only that pool, so
 every ranked occupation is equally unseen by the model; ranking against training occupations instead inflates the
@@ -30,6 +30,8 @@ from sklearn.base import BaseEstimator
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfTransformer
 
+from matcher.taxonomy._model import keep_top_k
+
 logger = logging.getLogger(__name__)
 
 ESSENTIAL_WEIGHT = 1.0
@@ -38,11 +40,14 @@ FORMAT_VERSION = 1
 _EMBEDDINGS_FILE = "embeddings.npy"
 _META_FILE = "meta.json"
 _SKILLS_FILE = "skill_uris.json"
+_MODEL_FILES = (_EMBEDDINGS_FILE, _SKILLS_FILE, _META_FILE)
 _CONTEXT_SMOOTHING = 0.75  # Levy et al. (2015): P(context)^0.75 keeps rare occupations from dominating PMI
 _BLOCK_ROWS = 2048  # rows of the similarity product held at once (2048 × 14k float32 ≈ 110 MB)
 
 Weighting = Literal["ppmi", "tfidf"]
-METHODS = ("exact", "esco_siblings", "fitted", "esco_siblings+fitted")
+METHODS = ("exact", "esco_siblings", "fitted", "esco_siblings+fitted", "taxonomy", "taxonomy+fitted")
+PRODUCTION_METHODS = ("taxonomy", "taxonomy+fitted")
+"""Methods scored by the scoring layer's own rule on the matrix production serves (see :func:`evaluate_holdout`)."""
 SCENARIOS = ("half_essential", "sparse_profile", "isco_neighbours")
 
 
@@ -385,7 +390,7 @@ class SkillSimilarity(BaseEstimator):
     def load(cls, folder: Path) -> SkillSimilarity:
         """Read a model written by :meth:`save`; a clear error names the missing or inconsistent file."""
         folder = Path(folder)
-        for name in (_EMBEDDINGS_FILE, _SKILLS_FILE, _META_FILE):
+        for name in _MODEL_FILES:
             if not (folder / name).exists():
                 raise FileNotFoundError(f"{folder / name}: missing; rebuild with `matcher models build --out {folder}`")
         meta = json.loads((folder / _META_FILE).read_text(encoding="utf-8"))
@@ -494,6 +499,37 @@ def _credit_vector(have: np.ndarray, related: sp.csr_matrix | None, credit: floa
     return v
 
 
+def _production_vectors(essential: sp.csr_matrix, related: sp.csr_matrix, credit: float) -> sp.csr_matrix:
+    """Per occupation, the scoring layer's skills vector over its essential skills (``NeedFeatures.skill_vector``
+    with no optional skills), each row scaled so that holding every essential skill scores 1.
+
+    An essential skill is worth 1; a skill related to one of them (in the ``related`` rows, already cut to the
+    policy's top k) ``credit × similarity``, the max over the essential skills it is related to, and nothing when
+    it is essential itself. Vectorised over all (occupation, essential skill, related skill) triples.
+    """
+    n_occ, n_skill = essential.shape
+    occ = np.repeat(np.arange(n_occ), np.diff(essential.indptr))
+    src = essential.indices.astype(np.int64)
+    per = np.diff(related.indptr)[src]
+    o = np.repeat(occ, per)
+    starts = np.repeat(related.indptr[src], per)
+    pos = starts + (np.arange(int(per.sum())) - np.repeat(np.cumsum(per) - per, per))
+    c = related.indices[pos].astype(np.int64)
+    v = credit * related.data[pos].astype(np.float64)
+    key = o * n_skill + c
+    order = np.lexsort((-v, key))
+    key, v = key[order], v[order]
+    first = np.ones(len(key), bool)
+    first[1:] = key[1:] != key[:-1]
+    key, v = key[first], v[first]
+    not_own = ~np.isin(key, occ * n_skill + src)
+    key, v = key[not_own], v[not_own]
+    vec = sp.csr_matrix((v, (key // n_skill, key % n_skill)), shape=(n_occ, n_skill), dtype=np.float64)
+    vec = sp.csr_matrix(vec + sp.csr_matrix(essential, dtype=np.float64))
+    n_ess = np.maximum(np.diff(essential.indptr), 1).astype(np.float64)
+    return sp.csr_matrix(sp.diags(1.0 / n_ess) @ vec)
+
+
 def _ranking_stats(order: np.ndarray, relevant: np.ndarray) -> tuple[int, float]:
     """(rank of the first relevant item, NDCG@10 with binary relevance) for one ranked list."""
     hits = np.isin(order, relevant)
@@ -512,6 +548,9 @@ def evaluate_holdout(
     noise: int = 3,
     credits: Sequence[float] = (0.5, 0.2, 0.1),
     seed: int = 0,
+    methods: Sequence[str] | None = None,
+    explicit_related: sp.csr_matrix | None = None,
+    top_k: int = 5,
 ) -> HoldoutReport:
     """Does partial credit from the fitted similarity rank occupations better than exact skill matching?
 
@@ -526,17 +565,40 @@ def evaluate_holdout(
     - ``isco_neighbours``: all essential skills of the occupation; relevant = the other pool occupations of its
       ISCO-08 unit group (the occupation itself is not ranked).
 
-    Every pool occupation is scored by essential-skill coverage, each required skill counting 1 when held and
-    ``credit`` × the best related value otherwise (for each of ``credits``), with the related matrix of the
-    method: none (``exact``), ESCO broader-concept siblings, the fitted model's
-    :meth:`SkillSimilarity.related_matrix`, or the elementwise max of the last two (what the taxonomy serves).
-    Ties are broken by one seeded random order per case, the same for every method; every method sees the same
-    profiles.
+    Every pool occupation is scored on its essential skills, for each of ``credits``, by one of two rules:
+
+    - coverage (``esco_siblings``, ``fitted``, ``esco_siblings+fitted``): each required skill counts 1 when held
+      and ``credit`` × the best related value to a held skill otherwise, with ESCO broader-concept siblings at
+      1.0, the fitted model's :meth:`SkillSimilarity.related_matrix`, or their elementwise max;
+    - production (:data:`PRODUCTION_METHODS`): the scoring layer's own rule (``NeedFeatures.skill_vector`` and
+      the skills component's min(1, ·)) on the matrix the taxonomy serves, cut to the ``top_k`` strongest links
+      per skill like ``related_skill_top_k``: ``taxonomy`` is ``explicit_related`` (ESCO's weighted skill–skill
+      and skill-pillar relations, aligned with ``data.skill_uris``), ``taxonomy+fitted`` its elementwise max with
+      the fitted matrix. ESCO's skill relations do not depend on occupations, so using them whole leaks nothing
+      from the pool.
+
+    ``exact`` (no related credit) is the same under both rules. ``methods`` picks a subset of :data:`METHODS`
+    (default: all, or all but the production ones when ``explicit_related`` is not given). Ties are broken by one
+    seeded random order per case, the same for every method; every method sees the same profiles.
     """
     if not credits or any(not 0 < c <= 1 for c in credits):
         raise ValueError(f"credits: need at least one value, each in (0, 1], got {list(credits)}")
-    rng = np.random.default_rng(seed)
+    if methods is None:
+        methods = METHODS if explicit_related is not None else tuple(m for m in METHODS if m not in PRODUCTION_METHODS)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or "exact" not in methods:
+        raise ValueError(f"methods: must include 'exact' and come from {list(METHODS)}, got {list(methods)}")
     n_occ, n_skill = len(data.occupation_uris), len(data.skill_uris)
+    if explicit_related is None and any(m in PRODUCTION_METHODS for m in methods):
+        raise ValueError(
+            f"explicit_related: required for the methods {list(PRODUCTION_METHODS)} (ESCO's weighted relations, "
+            "e.g. matcher.taxonomy._load.esco_skill_related(data_dir, data.skill_uris))"
+        )
+    if explicit_related is not None and explicit_related.shape != (n_skill, n_skill):
+        raise ValueError(f"explicit_related: shape {explicit_related.shape}, expected ({n_skill}, {n_skill})")
+    if top_k < 0:
+        raise ValueError(f"top_k: must be ≥ 0, got {top_k}")
+    rng = np.random.default_rng(seed)
     if not 10 <= n_pool < n_occ:
         raise ValueError(f"n_pool: must be between 10 and {n_occ - 1} (the occupations minus one), got {n_pool}")
     pool = np.sort(rng.choice(n_occ, size=n_pool, replace=False))
@@ -547,13 +609,16 @@ def evaluate_holdout(
     model = SkillSimilarity(**(params or {}))
     model.fit(data.skill_occupation(train), data.skill_uris)
     fitted = model.related_matrix(data.skill_uris)
-    siblings = sibling_matrix(data)
-    related: dict[str, sp.csr_matrix | None] = {
-        "exact": None,
-        "esco_siblings": siblings,
-        "fitted": fitted,
-        "esco_siblings+fitted": sp.csr_matrix(siblings.maximum(fitted)),
-    }
+    related: dict[str, sp.csr_matrix] = {}
+    if "esco_siblings" in methods or "esco_siblings+fitted" in methods:
+        siblings = sibling_matrix(data)
+        related["esco_siblings"] = siblings
+        related["esco_siblings+fitted"] = sp.csr_matrix(siblings.maximum(fitted))
+    related["fitted"] = fitted
+    if explicit_related is not None:
+        explicit = sp.csr_matrix(explicit_related, dtype=np.float32)
+        related["taxonomy"] = keep_top_k(explicit, top_k)
+        related["taxonomy+fitted"] = keep_top_k(explicit.maximum(fitted), top_k)
 
     ess = data.essential[pool]
     n_ess = np.maximum(np.diff(ess.indptr), 1).astype(np.float64)
@@ -562,7 +627,10 @@ def evaluate_holdout(
     noise_pool = np.flatnonzero(np.diff(sp.csc_matrix(data.weights).indptr) > 0)
     pool_pos = {int(o): i for i, o in enumerate(pool)}
 
-    runs = [("exact", 0.0)] + [(m, float(c)) for m in METHODS[1:] for c in credits]
+    runs = [("exact", 0.0)] + [(m, float(c)) for m in METHODS[1:] if m in methods for c in credits]
+    production = {
+        (m, c): sp.csc_matrix(_production_vectors(ess, related[m], c)) for m, c in runs if m in PRODUCTION_METHODS
+    }
     ranks: dict[str, dict[tuple[str, float], list[tuple[int, float]]]] = {
         s: {run: [] for run in runs} for s in SCENARIOS
     }
@@ -591,7 +659,11 @@ def evaluate_holdout(
                 continue
             held = np.unique(have)
             for method, credit in runs:
-                score = ess @ _credit_vector(held, related[method], credit, n_skill) / n_ess
+                if method in PRODUCTION_METHODS:
+                    # min(1, ·) as the skills component: related credit cannot lift a pair above a full match
+                    score = np.minimum(np.asarray(production[method, credit][:, held].sum(axis=1)).ravel(), 1.0)
+                else:
+                    score = ess @ _credit_vector(held, related.get(method), credit, n_skill) / n_ess
                 if scenario == "isco_neighbours":
                     score[target[0]] = -np.inf
                     order = np.lexsort((tie, -score))[: n_pool - 1]
@@ -688,6 +760,7 @@ suggestions for consultants. Not a measure of a person's ability; never used alo
 
 __all__ = [
     "METHODS",
+    "PRODUCTION_METHODS",
     "SCENARIOS",
     "EscoSkillData",
     "HoldoutReport",

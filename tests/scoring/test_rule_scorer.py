@@ -161,7 +161,7 @@ def test_related_skill_earns_partial_credit(taxonomy: Taxonomy) -> None:
     need = toy.vacancy(occupation_uri=None, title="x", essential_skills=[{"uri": toy.sk("clean_rooms")}])
     c = toy.citizen(skills=toy.skills("hygiene", provenance="observed_in_internship"))
     block = score([c], [need], taxonomy)
-    assert comp(block, "skills")[0, 0] == pytest.approx(0.5 * 0.3)  # related_skill_credit × similarity
+    assert comp(block, "skills")[0, 0] == pytest.approx(0.1 * 0.3)  # related_skill_credit (0.1) × similarity
     none = score([c], [need], taxonomy, with_policy(related_skill_credit=0.0))
     assert comp(none, "skills")[0, 0] == 0.0
 
