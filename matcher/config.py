@@ -85,10 +85,12 @@ class ScoringPolicy(BaseModel):
     optional_skill_share: float = Field(
         0.25, ge=0, le=1, description="share of the skills component that comes from the optional skills"
     )
-    # 0.1, not 0.5: on the honest hold-out (docs/similarity.md, "In production"; ESCO relations max the fitted
-    # skill similarity, this rule, top 5) 0.5 ranked worse than exact matching (MRR −0.024 when the profile is half
-    # the vacancy's own skills, −0.007 for ISCO neighbours), 0.1 better on sparse profiles (+0.011 / +0.014, two
-    # sets of 3 seeds) and ISCO neighbours (+0.006 / +0.004) at a small cost on literal subsets (−0.003 / −0.004).
+    # 0.1, not 0.5: on the honest hold-out (docs/similarity.md, "In production": ESCO relations max the fitted
+    # skill similarity, this scoring rule, top 5) 0.5 ranked worse than exact matching (MRR −0.024 when the profile
+    # is half the vacancy's own skills, −0.006 for ISCO neighbours; mean of seeds 0–2), 0.1 better on sparse
+    # profiles (+0.011 seeds 0–2 / +0.014 seeds 3–5) and ISCO neighbours (+0.005 / +0.004) at a small cost on
+    # literal subsets (−0.003 / −0.004). 0.2 was as good within noise; the smaller credit loses less where exact
+    # matching is already right.
     related_skill_credit: float = Field(
         0.1, ge=0, le=1, description="credit for a related (not identical) skill, relative to an exact one; "
         "partial credit is a tie-breaker, larger values rank worse (docs/similarity.md)"

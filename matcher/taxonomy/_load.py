@@ -126,7 +126,7 @@ def input_files(data_dir: Path) -> list[Path]:
 def taxonomy_version(data_dir: Path, skill_similarity: str | None = None) -> str:
     """The cache key :func:`load_taxonomy` uses for ``data_dir`` and the ``skill_similarity`` setting (default:
     the settings'): a hash of the input files' names and contents, of the model's files (or of its absence) and
-    :data:`BUILD_VERSION` (≈ 20 ms for the shipped data and model)."""
+    :data:`BUILD_VERSION` (≈ 25 ms for the shipped data and model)."""
     return _version(data_dir, _similarity_dir(skill_similarity))
 
 

@@ -706,8 +706,8 @@ def write_model_card(
         metrics = (
             f"Honest hold-out (`evaluate_holdout`, seed {report.seed}): {report.n_pool} occupations hidden from a "
             f"fit on the other {report.n_train_occupations}, and only the hidden pool ranked; related-skill credit "
-            f"{', '.join(f'{c:g}' for c in report.credits)} (the scoring policy's `related_skill_credit` defaults to "
-            f"0.5; credit 0 is exact matching). Scenarios: `half_essential` = half of an occupation's essential "
+            f"{', '.join(f'{c:g}' for c in report.credits)} (the scoring policy's `related_skill_credit`; credit 0 is "
+            f"exact matching). Scenarios: `half_essential` = half of an occupation's essential "
             "skills + 3 random ones, find that occupation; `sparse_profile` = a quarter of the essential + half of "
             "the optional skills + 3 random, find that occupation; `isco_neighbours` = all essential skills, find "
             "the other occupations of its ISCO-08 unit group. Methods: `exact` (no partial credit), "
