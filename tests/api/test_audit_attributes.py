@@ -1,6 +1,6 @@
-"""Protected attributes held for fairness audits: set and read by consultants only (like every other citizen read), audited,
-validated with the field named, exported and erased with the citizen, absent from every other view, and refused
-inside a citizen profile with a pointer to their own route."""
+"""Protected attributes held for fairness audits: set and read by consultants only (like every other citizen
+read), audited, validated with the field named, exported and erased with the citizen, absent from every other
+view, and refused inside a citizen profile with a pointer to their own route."""
 
 from __future__ import annotations
 
