@@ -115,20 +115,25 @@ class NeedMerger:
         self.overq = np.zeros((len(self.need_ids), k), dtype=np.float32)
 
     def add(self, part: TopK) -> None:
-        if len(part.need_ids) == 0:
+        # only needs the block's citizens reached: with geographic blocking a small share of all needs
+        if part.need_citizen_ids.shape[1] == 0:
             return
-        rows = self._n_sorter[np.searchsorted(self.need_ids, part.need_ids, sorter=self._n_sorter)]
-        cids = part.need_citizen_ids
+        touched = np.flatnonzero(part.need_citizen_ids[:, 0] >= 0)
+        if len(touched) == 0:
+            return
+        need_ids = part.need_ids[touched]
+        rows = self._n_sorter[np.searchsorted(self.need_ids, need_ids, sorter=self._n_sorter)]
+        cids = part.need_citizen_ids[touched]
         valid = cids >= 0
         rank = np.searchsorted(self._sorted_cids, np.where(valid, cids, 0))
-        keys = (part.need_scores.astype(np.float32) + np.float32(0)).view(np.uint32).astype(np.int64) << 32
+        keys = (part.need_scores[touched].astype(np.float32) + np.float32(0)).view(np.uint32).astype(np.int64) << 32
         keys |= _LOW - rank
         if len(self._pinned):
-            codes = (np.where(valid, cids, 0) << 31) | part.need_ids[:, None]
+            codes = (np.where(valid, cids, 0) << 31) | need_ids[:, None]
             keys[np.isin(codes, self._pinned)] |= PIN_BIT
         keys[~valid] = -1
         both = np.concatenate([self.keys[rows], keys], axis=1)
-        both_ov = np.concatenate([self.overq[rows], part.need_overqualification], axis=1)
+        both_ov = np.concatenate([self.overq[rows], part.need_overqualification[touched]], axis=1)
         keep = np.argpartition(both, both.shape[1] - self.k, axis=1)[:, -self.k :]
         self.keys[rows] = np.take_along_axis(both, keep, axis=1)
         self.overq[rows] = np.take_along_axis(both_ov, keep, axis=1)

@@ -151,8 +151,16 @@ class _Running:
         self.overq[touched] = np.take_along_axis(dense_ov, best, axis=1)
 
     def sorted(self) -> tuple[np.ndarray, np.ndarray]:
-        order = np.argsort(-self.keys, axis=1, kind="stable")
-        return np.take_along_axis(self.keys, order, axis=1), np.take_along_axis(self.overq, order, axis=1)
+        """Keys best first (padding -1 last) and their overqualification. Rows that never got a candidate are
+        left as they are: for one nightly block most needs are out of reach, and sorting them cost more than
+        scoring."""
+        keys, overq = self.keys.copy(), self.overq.copy()
+        rows = np.flatnonzero((self.keys >= 0).any(axis=1))
+        if len(rows):
+            order = np.argsort(-self.keys[rows], axis=1, kind="stable")
+            keys[rows] = np.take_along_axis(self.keys[rows], order, axis=1)
+            overq[rows] = np.take_along_axis(self.overq[rows], order, axis=1)
+        return keys, overq
 
 
 def _candidates(select: np.ndarray, thr: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
