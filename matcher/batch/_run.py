@@ -60,13 +60,15 @@ from matcher.taxonomy import Postcodes, Taxonomy
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BLOCK_PAIRS = 48_000_000
+DEFAULT_BLOCK_PAIRS = 300_000_000
 """Default block size: about this many citizen × need pairs per block (bounded below and above by
-``MIN_BLOCK``/``MAX_BLOCK`` citizens). Smaller blocks lose less work to a kill and report progress more often;
-larger ones spend less on per-block overhead and transactions, and give the scoring threads inside a block
-(``blocked_topk``) several tiles to work on at once: with geographic blocking a block scores about a third of its
-pairs, so 8 M pairs made one tile per block nationally and left the second core idle. 48 M is ~800 citizens per
-block at 60k needs (375 checkpoints nationally) and the whole municipality (10k × 2k) in one."""
+``MIN_BLOCK``/``MAX_BLOCK`` citizens). A block is the unit of checkpointing; inside it ``blocked_topk`` still
+scores in tiles bounded by the memory budget, on all cores. Smaller blocks lose less work to a kill and report
+progress more often; larger ones are faster, mostly because every block starts its per-need lists from empty, so
+every need reached collects up to k candidates again and the merges (on one thread) grow with the number of
+blocks: nationally 375 blocks of 800 citizens left the scoring threads idle behind the merges. 300 M is ~5,000
+citizens per block at 60k needs (60 checkpoints, a few seconds of work each) and the whole municipality (10k × 2k)
+in one block."""
 MIN_BLOCK, MAX_BLOCK = 256, 20_000
 
 Progress = Callable[[int, int], None]
