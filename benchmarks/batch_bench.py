@@ -131,7 +131,8 @@ def national(args: argparse.Namespace) -> None:
     n_blocks = 0
     for b, start in enumerate(range(0, citizens.n, size)):
         task = BlockTask(
-            b, citizens.take(order[start : start + size]), k, settings.memory_budget_mb, True, empty, empty
+            b, citizens.take(order[start : start + size]), k, settings.memory_budget_mb, True, empty, empty,
+            need_floor=merger.floor(),  # as the nightly run does: what earlier blocks found bounds each need
         )
         _, top = score_block(task, needs, scorer)
         merger.add(top)

@@ -38,6 +38,7 @@ class BlockTask:
     pinned: np.ndarray  # (m, 2) citizen id, need id
     hidden: np.ndarray
     threads: int | None = None  # scoring threads in the block (None: all cores; 1 on Dask, one process per core)
+    need_floor: np.ndarray | None = None  # per need row: the k-th best score found by earlier blocks (see NeedMerger)
 
 
 def _pair_rows(pairs: np.ndarray, citizens: CitizenFeatures, needs: NeedFeatures) -> tuple[np.ndarray, np.ndarray]:
@@ -67,6 +68,7 @@ def score_block(task: BlockTask, needs: NeedFeatures, scorer: Scorer) -> tuple[i
         pinned=_pair_rows(task.pinned, task.citizens, needs),
         hidden=_pair_rows(task.hidden, task.citizens, needs),
         threads=task.threads,
+        need_floor=task.need_floor,
     )
     return task.index, top
 
@@ -137,6 +139,18 @@ class NeedMerger:
         keep = np.argpartition(both, both.shape[1] - self.k, axis=1)[:, -self.k :]
         self.keys[rows] = np.take_along_axis(both, keep, axis=1)
         self.overq[rows] = np.take_along_axis(both_ov, keep, axis=1)
+
+    def floor(self) -> np.ndarray:
+        """Per need (rows in ``need_ids`` order): the lowest candidate value that can still enter its top k, on
+        the scale of ``blocked_topk``'s candidate selection — the k-th best score merged so far, 2 when the list
+        is full of pins, 0 while it is not full. Later blocks pass it as ``need_floor`` and keep fewer candidates;
+        it only rises, so any floor taken earlier is still safe."""
+        low = self.keys.min(axis=1) if self.k else np.full(len(self.need_ids), -1, dtype=np.int64)
+        bits = ((np.maximum(low, 0) >> 32) & np.int64(0x3FFFFFFF)).astype(np.uint32)
+        out = bits.view(np.float32).copy()
+        out[low < 0] = 0.0
+        out[(low >= 0) & ((low & PIN_BIT) != 0)] = 2.0
+        return out
 
     def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(citizen ids, scores, overqualification), each n_needs × k, best first, padded with -1 / 0."""

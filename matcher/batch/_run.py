@@ -295,8 +295,15 @@ class RerankJob:
         return citizens, needs
 
     def _tasks(
-        self, run: RankingRunRow, citizens: CitizenFeatures, skip: set[int], snap: _Snapshot
+        self,
+        run: RankingRunRow,
+        citizens: CitizenFeatures,
+        skip: set[int],
+        snap: _Snapshot,
+        found: NeedMerger | None = None,
     ) -> Iterator[BlockTask]:
+        """The blocks still to do, built as they are pulled, each with the need floors of what ``found`` holds by
+        then (the blocks done in this process)."""
         order = block_order(citizens)
         size = run.block_size
         for b in range(run.blocks_total):
@@ -316,6 +323,7 @@ class RerankJob:
                 hidden=snap.hidden[hid],
                 # Dask runs one single-threaded process per core: threads inside would only compete
                 threads=1 if self.options.dask else None,
+                need_floor=found.floor() if found is not None else None,
             )
 
     def _execute(self, run: RankingRunRow, how: str, snap: _Snapshot, progress: Progress | None) -> RunOutcome:
@@ -336,7 +344,10 @@ class RerankJob:
             progress(done, run.blocks_total)
         t0 = time.perf_counter()
         computed = 0
-        tasks = self._tasks(run, citizens, skip, snap)
+        # the per-need lists found so far, only to give later blocks a floor: each block starts its need lists
+        # from empty and would otherwise keep up to k candidates per need it reaches (the exact merge is _finish's)
+        found = NeedMerger(needs.ids, citizens.ids, self.settings.top_k, snap.pinned)
+        tasks = self._tasks(run, citizens, skip, snap, found)
         for index, top in self._scored(tasks, needs, scorer):
             lists = store.list_rows(
                 run.id,
@@ -348,6 +359,7 @@ class RerankJob:
             )
             with transaction(self.sessions) as session:
                 store.commit_block(session, run.id, index, lists, pack_partial(top))
+            found.add(top)
             computed += 1
             done += 1
             if progress:

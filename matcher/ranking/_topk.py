@@ -296,11 +296,17 @@ def blocked_topk(
     pinned: tuple[np.ndarray, np.ndarray] | None = None,
     hidden: tuple[np.ndarray, np.ndarray] | None = None,
     threads: int | None = None,
+    need_floor: np.ndarray | None = None,
 ) -> TopK:
     """Top ``k`` citizens per need and needs per citizen over ``c_rows`` × ``n_rows``.
 
     ``pinned`` / ``hidden``: (citizen rows, need rows) of consultant overrides; pinned pairs rank first unless
     gated, hidden pairs never appear. Ids of the rows must be unique.
+
+    ``need_floor`` (per need *row*, on the candidate scale: a score, 2 when the need's list is full of pins): a
+    lower bound known from elsewhere on each need's final k-th best — the nightly run passes what other blocks
+    already found. Pairs below it cannot enter that need's top k and are not kept, so the need lists returned are
+    exact only above the floor (the nightly run merges them with the other blocks'); citizen lists are unaffected.
 
     ``threads`` (default :data:`SCORE_THREADS`) blocks are scored at once, each under an equal share of the
     memory budget. The result does not depend on it: a block's candidates are selected against a snapshot of the
@@ -346,6 +352,8 @@ def blocked_topk(
         with running:
             need_thr = per_need.threshold(n_pos[nb])
             citizen_thr = per_citizen.threshold(c_pos[cb])
+        if need_floor is not None:
+            need_thr = np.maximum(need_thr, need_floor[nb])
         # per need: work on the transposed copy so that each need is a contiguous row
         j, i = _candidates(np.ascontiguousarray(select.T), need_thr, k)
         need_keys, need_ov = _keys(select, total, overq, i, j, c_low[cb][i])

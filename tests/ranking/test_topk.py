@@ -200,3 +200,21 @@ def test_groups_hold_every_row_once() -> None:
     rows = np.concatenate([groups.groups_rows(np.arange(groups.n_groups)), groups.unlocated])
     assert sorted(rows.tolist()) == list(range(300))
     assert np.isnan(citizens.lat[groups.unlocated]).all()
+
+
+def test_need_floor_keeps_every_entry_at_or_above_it(scorer: StandInScorer) -> None:
+    """A floor at each need's true k-th best score changes nothing; a higher one drops entries (it is used)."""
+    citizens, needs = make_sides(2, 150, 70)
+    k = 7
+    args = (scorer, citizens, np.arange(citizens.n), needs, np.arange(needs.n), k, 0.002, True)
+    plain = blocked_topk(*args)
+    full = plain.need_citizen_ids[:, -1] >= 0
+    floor = np.where(full, plain.need_scores[:, -1], np.float32(0)).astype(np.float32)
+    floored = blocked_topk(*args, need_floor=floor, threads=2)
+    assert np.array_equal(floored.need_citizen_ids, plain.need_citizen_ids)
+    assert np.array_equal(floored.need_scores, plain.need_scores)
+    assert np.array_equal(floored.citizen_need_ids, plain.citizen_need_ids)
+    above = blocked_topk(*args, need_floor=np.where(full, floor + np.float32(1e-3), np.float32(0)))
+    assert full.any()
+    assert (above.need_citizen_ids[full] >= 0).sum() < (plain.need_citizen_ids[full] >= 0).sum()
+    assert np.array_equal(above.citizen_need_ids, plain.citizen_need_ids)  # citizen lists never use the floor
