@@ -20,10 +20,8 @@ import numpy as np
 
 from matcher.features import CitizenFeatures, NeedFeatures
 from matcher.ranking import TopK, blocked_topk
+from matcher.ranking._topk import _LOW, PIN_BIT, decode, key_floor
 from matcher.scoring import Scorer
-
-PIN_BIT = np.int64(1 << 62)
-_LOW = np.int64(0xFFFFFFFF)
 
 
 @dataclass(frozen=True)
@@ -141,31 +139,15 @@ class NeedMerger:
         self.overq[rows] = np.take_along_axis(both_ov, keep, axis=1)
 
     def floor(self) -> np.ndarray:
-        """Per need (rows in ``need_ids`` order): the lowest candidate value that can still enter its top k, on
-        the scale of ``blocked_topk``'s candidate selection — the k-th best score merged so far, 2 when the list
-        is full of pins, 0 while it is not full. Later blocks pass it as ``need_floor`` and keep fewer candidates;
-        it only rises, so any floor taken earlier is still safe."""
-        low = self.keys.min(axis=1) if self.k else np.full(len(self.need_ids), -1, dtype=np.int64)
-        bits = ((np.maximum(low, 0) >> 32) & np.int64(0x3FFFFFFF)).astype(np.uint32)
-        out = bits.view(np.float32).copy()
-        out[low < 0] = 0.0
-        out[(low >= 0) & ((low & PIN_BIT) != 0)] = 2.0
-        return out
+        """Per need (rows in ``need_ids`` order): :func:`~matcher.ranking._topk.key_floor` of what was merged so
+        far. Later blocks pass it as ``need_floor`` and keep fewer candidates; it only rises, so any floor taken
+        earlier is still safe."""
+        return key_floor(self.keys)
 
     def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(citizen ids, scores, overqualification), each n_needs × k, best first, padded with -1 / 0."""
         order = np.argsort(-self.keys, axis=1, kind="stable")
         keys = np.take_along_axis(self.keys, order, axis=1)
         overq = np.take_along_axis(self.overq, order, axis=1)
-        valid = keys >= 0
-        safe = np.where(valid, keys, 0)
-        scores = ((safe >> 32) & np.int64(0x3FFFFFFF)).astype(np.uint32).view(np.float32)
-        if len(self._sorted_cids):
-            ids = self._sorted_cids[np.minimum(_LOW - (safe & _LOW), len(self._sorted_cids) - 1)]
-        else:
-            ids = np.zeros(keys.shape, dtype=np.int64)
-        return (
-            np.where(valid, ids, -1).astype(np.int64),
-            np.where(valid, scores, np.float32(0)).astype(np.float32),
-            np.where(valid, overq, np.float32(0)).astype(np.float32),
-        )
+        ids, scores = decode(keys, self._sorted_cids)
+        return ids, scores, np.where(keys >= 0, overq, np.float32(0)).astype(np.float32)

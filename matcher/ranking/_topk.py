@@ -110,6 +110,17 @@ def decode(keys: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, np.nda
     return ids.astype(np.int64), scores
 
 
+def key_floor(keys: np.ndarray) -> np.ndarray:
+    """Per row of keys (n × k), the lowest value a candidate needs to possibly enter that top k, on the scale of
+    the candidate-selection matrix (score; 2 for pinned): the score of the k-th best key, 0 while not full."""
+    low = keys.min(axis=1) if keys.shape[1] else np.full(len(keys), -1, dtype=np.int64)
+    bits = ((np.maximum(low, 0) >> 32) & _SCORE_MASK).astype(np.uint32)
+    thr = bits.view(np.float32).copy()
+    thr[low < 0] = 0.0
+    thr[(low >= 0) & ((low & PIN_BIT) != 0)] = 2.0
+    return thr
+
+
 class _Running:
     """The best ``k`` keys (and overqualification) so far for each of ``n`` entities."""
 
@@ -119,14 +130,8 @@ class _Running:
         self.k = k
 
     def threshold(self, rows: np.ndarray) -> np.ndarray:
-        """Per entity, the lowest value a candidate needs to possibly enter its top k, on the scale of the
-        candidate-selection matrix (score; 2 for pinned): the score of its k-th best key, 0 while not full."""
-        low = self.keys[rows].min(axis=1)
-        bits = ((np.maximum(low, 0) >> 32) & _SCORE_MASK).astype(np.uint32)
-        thr = bits.view(np.float32).copy()
-        thr[low < 0] = 0.0
-        thr[(low >= 0) & ((low & PIN_BIT) != 0)] = 2.0
-        return thr
+        """Per entity of ``rows``: see :func:`key_floor`."""
+        return key_floor(self.keys[rows])
 
     def merge(self, ent: np.ndarray, keys: np.ndarray, overq: np.ndarray) -> None:
         """Merge candidate pairs (entity position, key, overqualification), grouped by ascending entity, into
