@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matcher.config import ScoringPolicy, get_settings
+from matcher.config import ScoringPolicy
 from matcher.domain import Citizen
 from matcher.evaluation.fairness import (
     DIMENSIONS,
@@ -29,7 +29,7 @@ from matcher.evaluation.fairness import (
 from matcher.features import CitizenFeatures, NeedFeatures
 from matcher.scoring import RuleScorer, ScoreBlock, Scorer
 from matcher.synthetic import SyntheticData, generate
-from matcher.taxonomy import Postcodes, Taxonomy, get_taxonomy, load_postcodes
+from matcher.taxonomy import Postcodes, Taxonomy
 
 AS_OF = dt.date(2026, 11, 1)
 
@@ -215,16 +215,6 @@ def test_proposals_share_of_all_and_of_the_eligible() -> None:
 
 
 # --------------------------------------------------------------------------------------------- on a synthetic world
-
-
-@pytest.fixture(scope="module")
-def taxonomy() -> Taxonomy:
-    return get_taxonomy()
-
-
-@pytest.fixture(scope="module")
-def postcodes() -> Postcodes:
-    return load_postcodes(get_settings().data_dir)
 
 
 @pytest.fixture(scope="module")

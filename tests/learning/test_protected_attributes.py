@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import matcher
 from matcher.batch import RerankJob, RerankOptions
-from matcher.config import ScoringPolicy, Settings, get_settings
+from matcher.config import ScoringPolicy, Settings
 from matcher.domain import Citizen, Vacancy
 from matcher.features import CitizenFeatures, NeedFeatures
 from matcher.ranking import MatchEngine, TopK
@@ -55,7 +55,7 @@ from matcher.storage import (
 )
 from matcher.storage._tables import RankingListRow
 from matcher.synthetic import SyntheticData, generate
-from matcher.taxonomy import Postcodes, Taxonomy, get_taxonomy, load_postcodes
+from matcher.taxonomy import Postcodes, Taxonomy
 
 AS_OF = dt.date(2026, 11, 1)
 PACKAGE = Path(matcher.__file__).resolve().parent
@@ -230,16 +230,6 @@ def captured_sql() -> Iterator[list[str]]:
 
 
 # --------------------------------------------------------------------------------------------- 2. behavioural
-
-
-@pytest.fixture(scope="module")
-def taxonomy() -> Taxonomy:
-    return get_taxonomy()
-
-
-@pytest.fixture(scope="module")
-def postcodes() -> Postcodes:
-    return load_postcodes(get_settings().data_dir)
 
 
 @pytest.fixture(scope="module")

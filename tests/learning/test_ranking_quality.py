@@ -24,7 +24,7 @@ from matcher.evaluation.ranking_quality import (
     need_text,
     recall_at_k,
 )
-from matcher.taxonomy import Taxonomy, get_taxonomy
+from matcher.taxonomy import Taxonomy
 
 TODAY = dt.date(2026, 11, 23)
 
@@ -177,11 +177,6 @@ def test_evaluate_rankers_averages_the_per_query_metrics_both_ways() -> None:
 
 
 # --------------------------------------------------------------------------------------------- ground truth
-
-
-@pytest.fixture(scope="module")
-def taxonomy() -> Taxonomy:
-    return get_taxonomy()
 
 
 def test_graded_relevance_by_occupation_and_isco_unit_group(taxonomy: Taxonomy) -> None:
