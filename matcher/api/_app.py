@@ -30,6 +30,7 @@ from matcher.api.routes import (
 from matcher.config import Settings, get_settings
 from matcher.ranking import scorer_label
 from matcher.storage import (
+    AuditWriter,
     CitizenRepository,
     FeedbackRepository,
     MetaRepository,
@@ -81,8 +82,9 @@ def build_state(settings: Settings, services: Services | None = None) -> AppStat
         n_citizens, n_needs, time.perf_counter() - started, scorer_label(index.engine.scorer),
     )
     return AppState(
-        settings=settings, db=db, sessions=sessions, index=index, normalizer=services.normalizer, salt=salt
-    )
+        settings=settings, db=db, sessions=sessions, index=index, normalizer=services.normalizer, salt=salt,
+        audit_writer=AuditWriter(db, salt),
+    )  # fmt: skip
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
@@ -99,6 +101,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         finally:
             if scheduler is not None:
                 scheduler.stop()
+            state.audit_writer.close()
             state.db.dispose()
 
     app = FastAPI(

@@ -47,6 +47,18 @@ class NeedFacts:
 CACHE_ENTRIES = 4096
 
 
+@dataclass
+class RankedList:
+    """A cached ranked list, and the JSON body a consultant gets for it once one has been rendered.
+
+    The body is a pure function of the list and the index's facts, both fixed until the next write, and a write
+    drops every entry from the cache: a body set on an entry that was dropped meanwhile is never served.
+    """
+
+    matches: list[Match]
+    body: bytes | None = None
+
+
 def filter_key(filters: Any) -> Hashable:
     """A hashable key of a CandidateFilter / NeedFilter (their set fields are not hashable)."""
     if filters is None:
@@ -62,7 +74,7 @@ class LiveIndex:
         self.engine = engine
         self.write_mutex = threading.RLock()
         self.cache_entries = cache_entries
-        self._cache: OrderedDict[Hashable, list[Match]] = OrderedDict()
+        self._cache: OrderedDict[Hashable, RankedList] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._version = 0
         self._citizens: dict[int, CitizenFacts] = {}
@@ -133,7 +145,15 @@ class LiveIndex:
             self._version += 1
             self._cache.clear()
 
-    def _cached(self, key: Hashable, compute: Callable[[], list[Match]]) -> list[Match]:
+    def _peek(self, key: Hashable) -> RankedList | None:
+        full_key = (dt.date.today(), key)
+        with self._cache_lock:
+            hit = self._cache.get(full_key)
+            if hit is not None:
+                self._cache.move_to_end(full_key)
+            return hit
+
+    def _cached(self, key: Hashable, compute: Callable[[], list[Match]]) -> RankedList:
         full_key = (dt.date.today(), key)
         with self._cache_lock:
             hit = self._cache.get(full_key)
@@ -141,7 +161,7 @@ class LiveIndex:
                 self._cache.move_to_end(full_key)
                 return hit
             version = self._version
-        value = compute()
+        value = RankedList(compute())
         with self._cache_lock:
             if version == self._version:  # no write happened meanwhile: the value is current
                 self._cache[full_key] = value
@@ -149,22 +169,45 @@ class LiveIndex:
                     self._cache.popitem(last=False)
         return value
 
-    def candidates(self, need_id: int, limit: int, offset: int, filters: Any) -> list[Match]:
+    @staticmethod
+    def _candidates_key(need_id: int, limit: int, offset: int, filters: Any) -> Hashable:
+        return ("candidates", need_id, limit, offset, filter_key(filters))
+
+    @staticmethod
+    def _matches_key(citizen_id: int, limit: int, offset: int, filters: Any) -> Hashable:
+        return ("matches", citizen_id, limit, offset, filter_key(filters))
+
+    def cached_candidates(self, need_id: int, limit: int, offset: int, filters: Any) -> RankedList | None:
+        """The entry :meth:`candidates_entry` would return if it is cached, else None. Never ranks, so the event
+        loop may call it."""
+        return self._peek(self._candidates_key(need_id, limit, offset, filters))
+
+    def candidates_entry(self, need_id: int, limit: int, offset: int, filters: Any) -> RankedList:
         return self._cached(
-            ("candidates", need_id, limit, offset, filter_key(filters)),
+            self._candidates_key(need_id, limit, offset, filters),
             lambda: self.engine.candidates(need_id, limit=limit, offset=offset, filters=filters, explain=True),
         )
 
-    def search(self, vacancy: Vacancy, limit: int, offset: int, filters: Any) -> list[Match]:
-        return self.engine.search(vacancy, limit=limit, offset=offset, filters=filters, explain=True)
+    def candidates(self, need_id: int, limit: int, offset: int, filters: Any) -> list[Match]:
+        return self.candidates_entry(need_id, limit, offset, filters).matches
 
-    def matches_for_citizen(self, citizen_id: int, limit: int, offset: int, filters: Any) -> list[Match]:
+    def cached_matches(self, citizen_id: int, limit: int, offset: int, filters: Any) -> RankedList | None:
+        """Like :meth:`cached_candidates`, for :meth:`matches_entry`."""
+        return self._peek(self._matches_key(citizen_id, limit, offset, filters))
+
+    def matches_entry(self, citizen_id: int, limit: int, offset: int, filters: Any) -> RankedList:
         return self._cached(
-            ("matches", citizen_id, limit, offset, filter_key(filters)),
+            self._matches_key(citizen_id, limit, offset, filters),
             lambda: self.engine.matches_for_citizen(
                 citizen_id, limit=limit, offset=offset, filters=filters, explain=True
             ),
         )
+
+    def matches_for_citizen(self, citizen_id: int, limit: int, offset: int, filters: Any) -> list[Match]:
+        return self.matches_entry(citizen_id, limit, offset, filters).matches
+
+    def search(self, vacancy: Vacancy, limit: int, offset: int, filters: Any) -> list[Match]:
+        return self.engine.search(vacancy, limit=limit, offset=offset, filters=filters, explain=True)
 
     def snapshot(self, citizen_id: int, need_id: int) -> dict[str, Any] | None:
         """What the engine scores for the pair now, as a re-ranker training row (None when the index does not

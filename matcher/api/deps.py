@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from matcher.api._index import LiveIndex
 from matcher.api._services import NormalizerLike
 from matcher.config import Settings
-from matcher.storage import AuditEntry, AuditRepository, KeyRepository, hash_key
+from matcher.storage import AuditEntry, AuditRepository, AuditWriter, KeyRepository, hash_key
 
 KEY_CACHE_SECONDS = 5.0
 """How long a verified key is trusted without asking the database again. A key revoked with ``matcher keys
@@ -39,16 +40,24 @@ class AppState:
     index: LiveIndex
     normalizer: NormalizerLike
     salt: bytes
+    audit_writer: AuditWriter
     _key_cache: dict[str, tuple[KeyInfo, float]] = field(default_factory=dict)
     _key_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def lookup_key(self, key: str) -> KeyInfo | None:
+    def cached_key(self, key: str) -> KeyInfo | None:
+        """The key's info if it was verified less than :data:`KEY_CACHE_SECONDS` ago (no database access)."""
         digest = hash_key(key)
-        now = time.monotonic()
         with self._key_lock:
             hit = self._key_cache.get(digest)
-        if hit is not None and hit[1] > now:
-            return hit[0]
+        return hit[0] if hit is not None and hit[1] > time.monotonic() else None
+
+    def lookup_key(self, key: str) -> KeyInfo | None:
+        """The key's info from the cache, else from the database (and cached); None for an unknown or revoked key."""
+        hit = self.cached_key(key)
+        if hit is not None:
+            return hit
+        digest = hash_key(key)
+        now = time.monotonic()
         with self.sessions() as session:
             row = KeyRepository(session).authenticate(key)
             info = None if row is None else KeyInfo(row.id, row.role, row.employer_id)
@@ -60,7 +69,11 @@ class AppState:
         return info
 
 
-def get_state(request: Request) -> AppState:
+# The dependencies below that only look at memory are ``async def``: FastAPI runs a plain ``def`` dependency in
+# its thread pool, and those hand-offs cost more than the work itself on every request.
+
+
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.matcher
     return state
 
@@ -77,14 +90,14 @@ def get_session(state: StateDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_index(state: StateDep) -> LiveIndex:
+async def get_index(state: StateDep) -> LiveIndex:
     return state.index
 
 
 IndexDep = Annotated[LiveIndex, Depends(get_index)]
 
 
-def get_normalizer(state: StateDep) -> NormalizerLike:
+async def get_normalizer(state: StateDep) -> NormalizerLike:
     return state.normalizer
 
 
@@ -93,24 +106,44 @@ NormalizerDep = Annotated[NormalizerLike, Depends(get_normalizer)]
 _bearer = HTTPBearer(auto_error=False, description="an API key from `matcher keys create`")
 
 
-def current_key(
-    state: StateDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> KeyInfo:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+# Each dependency below authenticates from the bearer credentials itself instead of naming ``current_key`` as a
+# sub-dependency, and takes the app state from the request instead of StateDep: FastAPI solves a shared
+# sub-dependency again for every dependency that names it, and at a few hundred requests per second that
+# bookkeeping cost more than the work. The key is looked up once per request (kept in the ASGI scope).
+
+
+async def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> KeyInfo:
+    """The caller's key, or 401. Verified keys are cached for :data:`KEY_CACHE_SECONDS`; a cache miss goes to
+    the database off the event loop."""
+    known: KeyInfo | None = request.scope.get("matcher.key")
+    if known is not None:
+        return known
     if credentials is None or not credentials.credentials:
         raise HTTPException(401, "Authorization: send 'Bearer <key>'", headers={"WWW-Authenticate": "Bearer"})
-    info = state.lookup_key(credentials.credentials)
+    state: AppState = request.app.state.matcher
+    info = state.cached_key(credentials.credentials)
+    if info is None:
+        info = await run_in_threadpool(state.lookup_key, credentials.credentials)
     if info is None:
         raise HTTPException(401, "Authorization: unknown or revoked key", headers={"WWW-Authenticate": "Bearer"})
+    request.scope["matcher.key"] = info
     return info
+
+
+async def current_key(request: Request, credentials: Credentials) -> KeyInfo:
+    return await authenticate(request, credentials)
 
 
 CurrentKey = Annotated[KeyInfo, Depends(current_key)]
 
 
-def require(*roles: str) -> Callable[[KeyInfo], KeyInfo]:
+def require(*roles: str) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[KeyInfo]]:
     """A dependency that lets only keys of ``roles`` through (403 otherwise)."""
 
-    def check(key: CurrentKey) -> KeyInfo:
+    async def check(request: Request, credentials: Credentials) -> KeyInfo:
+        key = await authenticate(request, credentials)
         if key.role not in roles:
             raise HTTPException(403, f"role: this route is for {' or '.join(roles)} keys, not {key.role}")
         return key
@@ -135,14 +168,26 @@ class Auditor:
 
     key: KeyInfo
     header_purpose: str | None
+    writer: AuditWriter
 
     def record(self, session: Session, default_purpose: str, entries: Sequence[AuditEntry]) -> None:
         """Add entries to ``session``'s transaction (the caller commits them with its write, or alone)."""
         AuditRepository(session).record(self.key.id, self.header_purpose or default_purpose, entries)
 
+    def record_reads(self, default_purpose: str, entries: Sequence[AuditEntry]) -> None:
+        """Commit entries of a route that writes nothing else, grouped with other requests' (see
+        :class:`~matcher.storage.AuditWriter`); returns once they are durable. The caller must not hold an open
+        transaction (on SQLite it would keep the writer from the lock)."""
+        self.writer.write(self.key.id, self.header_purpose or default_purpose, entries)
 
-def get_auditor(
-    key: CurrentKey,
+    async def record_reads_async(self, default_purpose: str, entries: Sequence[AuditEntry]) -> None:
+        """:meth:`record_reads` for ``async`` routes: awaits the commit without holding a thread."""
+        await self.writer.write_async(self.key.id, self.header_purpose or default_purpose, entries)
+
+
+async def get_auditor(
+    request: Request,
+    credentials: Credentials,
     x_purpose: Annotated[
         str | None,
         Header(
@@ -153,7 +198,8 @@ def get_auditor(
         ),
     ] = None,
 ) -> Auditor:
-    return Auditor(key=key, header_purpose=x_purpose or None)
+    key = await authenticate(request, credentials)
+    return Auditor(key=key, header_purpose=x_purpose or None, writer=request.app.state.matcher.audit_writer)
 
 
 AuditDep = Annotated[Auditor, Depends(get_auditor)]

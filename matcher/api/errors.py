@@ -15,10 +15,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from matcher.storage import ConflictError, NotFoundError
+from matcher.storage import AuditUnavailableError, ConflictError, NotFoundError
 from matcher.taxonomy import TaxonomyInputError
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,18 @@ def install_error_handlers(app: FastAPI) -> None:
         # Only reachable through a race between two writers (the repositories check first).
         log.warning("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
         return JSONResponse({"detail": "the write conflicts with stored data; retry", "field": None}, 409)
+
+    @app.exception_handler(AuditUnavailableError)
+    @app.exception_handler(OperationalError)
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database is down, locked past the busy timeout, or the audit record of a read could not be
+        # committed: nothing was answered or half-written, the client may retry.
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": "the database is unavailable; retry later", "field": None},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

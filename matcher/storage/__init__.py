@@ -9,6 +9,7 @@ Typical use::
         CitizenRepository(session).add(citizen)
 """
 
+from matcher.storage._audit_writer import AuditUnavailableError, AuditWriter
 from matcher.storage._database import (
     MIGRATIONS_DIR,
     alembic_config,
@@ -66,6 +67,8 @@ __all__ = [
     "AuditEntry",
     "AuditRepository",
     "AuditRow",
+    "AuditUnavailableError",
+    "AuditWriter",
     "Base",
     "CitizenAuditAttributesRow",
     "CitizenRepository",

@@ -3,7 +3,7 @@ writes of personal data are audited with key, time and purpose."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from matcher.storage import AuditRow, CitizenRow, FeedbackRow, make_engine, session_factory
 from tests.api.conftest import Api
@@ -76,3 +76,30 @@ def test_erase_removes_rows_index_entry_and_scrubs_audit(api: Api) -> None:
     assert api.call("consultant", "GET", f"/v1/citizens/{cid}/matches").status_code == 404
     assert api.call("consultant", "DELETE", f"/v1/citizens/{cid}").status_code == 404
     assert api.call("consultant", "GET", f"/v1/citizens/{cid}/export").status_code == 404
+
+
+def test_every_read_of_a_cached_list_is_audited(api: Api) -> None:
+    cid, vid = _setup(api)
+    for _ in range(3):  # the first read ranks, the next two are answered from the cache
+        assert api.call("consultant", "GET", f"/v1/vacancies/{vid}/candidates").status_code == 200
+        assert api.call("consultant", "GET", f"/v1/citizens/{cid}/matches").status_code == 200
+    actions = [r.action for r in _rows(api, AuditRow) if r.subject_id == str(cid)]
+    assert actions.count("candidates.read") == 3 and actions.count("matches.read") == 3
+
+
+def test_a_read_whose_audit_record_cannot_be_written_is_refused(api: Api) -> None:
+    _, vid = _setup(api)
+    api.call("consultant", "GET", f"/v1/vacancies/{vid}/candidates")  # ranked and cached while the log works
+    engine = make_engine(api.db_url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE audit_log RENAME TO audit_log_away"))
+    try:
+        for role in ("consultant", "employer_a"):
+            r = api.call(role, "GET", f"/v1/vacancies/{vid}/candidates")
+            assert r.status_code == 503, r.text
+            assert "results" not in r.text and "case-" not in r.text and r.headers["retry-after"]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE audit_log_away RENAME TO audit_log"))
+        engine.dispose()
+    assert api.call("consultant", "GET", f"/v1/vacancies/{vid}/candidates").status_code == 200

@@ -106,3 +106,15 @@ def test_feedback_hide_and_pin_apply_at_once(api: Api) -> None:
     assert r.status_code == 404 and r.json()["field"] == "vacancy_id"
     r = api.call("consultant", "POST", f"/v1/matches/{top}/{vid}/feedback", json={"kind": "married"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "kind"]
+
+
+def test_a_cached_list_shows_a_change_made_after_it_was_first_served(api: Api) -> None:
+    ids, vid = _setup(api)
+    url = f"/v1/vacancies/{vid}/candidates"
+    before = api.call("consultant", "GET", url, params={"limit": 50}).json()
+    assert api.call("consultant", "GET", url, params={"limit": 50}).json() == before  # served from the cache
+    changed = {**s.citizen_json(0), "external_ref": "case-renamed"}
+    assert api.call("consultant", "PUT", f"/v1/citizens/{ids[0]}", json=changed).status_code == 200
+    after = api.call("consultant", "GET", url, params={"limit": 50}).json()
+    refs = {x["citizen_id"]: x["external_ref"] for x in after["results"]}
+    assert refs[ids[0]] == "case-renamed"

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.concurrency import run_in_threadpool
 
 from matcher.api._bulk import json_response
 from matcher.api._index import LiveIndex
-from matcher.api.deps import AuditDep, ConsultantKey, IndexDep, SessionDep, StaffOrEmployerKey, StateDep
+from matcher.api.deps import AuditDep, ConsultantKey, IndexDep, StaffOrEmployerKey, StateDep
 from matcher.api.routes._common import AUTH_ERRORS, NOT_FOUND, CitizenId, Limit, Offset, VacancyId, candidate_handle
 from matcher.api.schemas import (
     AnonymousCandidate,
@@ -67,12 +68,11 @@ def consenting_page(
 
 
 @router.get("/v1/vacancies/{vacancy_id}/candidates", response_model=CandidateList | AnonymousCandidateList)
-def vacancy_candidates(
+async def vacancy_candidates(
     vacancy_id: VacancyId,
     key: StaffOrEmployerKey,
     audit: AuditDep,
     state: StateDep,
-    session: SessionDep,
     limit: Limit = 20,
     offset: Offset = 0,
     radius_km: RadiusKm = None,
@@ -83,6 +83,8 @@ def vacancy_candidates(
 ) -> Response:
     """Ranked citizens for a stored need. Consultants get identified results; an employer key gets, for its own
     needs only, anonymised results of consenting citizens (a per-need handle instead of identity)."""
+    # async: a list already ranked since the last write is answered on the event loop without a thread hand-off
+    # (the common case: consultants reopen lists); ranking itself always runs in the thread pool.
     index = state.index
     need = index.need(vacancy_id)
     if need is None:
@@ -95,15 +97,16 @@ def vacancy_candidates(
             raise HTTPException(403, "employer_id: this key belongs to another employer")
         if target_group:
             raise HTTPException(403, "target_group: filtering by benefit group is for consultants only")
-        matches = consenting_page(
-            index, lambda n: index.candidates(vacancy_id, limit=n, offset=0, filters=filters), limit, offset
+        matches = await run_in_threadpool(
+            consenting_page,
+            index,
+            lambda n: index.candidates(vacancy_id, limit=n, offset=0, filters=filters),
+            limit,
+            offset,
         )
-        entries = [
-            AuditEntry("candidates.read.anonymous", "citizen", m.citizen_id, {"vacancy_id": vacancy_id})
-            for m in matches
-        ]
-        audit.record(session, "employer recruitment", entries)
-        session.commit()
+        about = {"vacancy_id": vacancy_id}
+        entries = [AuditEntry("candidates.read.anonymous", "citizen", m.citizen_id, about) for m in matches]
+        await audit.record_reads_async("employer recruitment", entries)
         results = [
             AnonymousCandidate(
                 candidate=candidate_handle(state.salt, vacancy_id, m.citizen_id),
@@ -117,35 +120,44 @@ def vacancy_candidates(
         ]
         # built and valid here: serialised once, not validated again against the response union
         return json_response(AnonymousCandidateList(results=results, limit=limit, offset=offset), 200)
-    matches = index.candidates(vacancy_id, limit=limit, offset=offset, filters=filters)
-    entries = [AuditEntry("candidates.read", "citizen", m.citizen_id, {"vacancy_id": vacancy_id}) for m in matches]
-    audit.record(session, "matching", entries)
-    session.commit()
-    return json_response(
-        CandidateList(results=consultant_results(index, matches, offset), limit=limit, offset=offset), 200
-    )
+    ranked = index.cached_candidates(vacancy_id, limit, offset, filters)
+    if ranked is None:
+        ranked = await run_in_threadpool(index.candidates_entry, vacancy_id, limit, offset, filters)
+    about = {"vacancy_id": vacancy_id}
+    entries = [AuditEntry("candidates.read", "citizen", m.citizen_id, about) for m in ranked.matches]
+    await audit.record_reads_async("matching", entries)
+    if ranked.body is None:
+        page = CandidateList(results=consultant_results(index, ranked.matches, offset), limit=limit, offset=offset)
+        ranked.body = page.model_dump_json().encode()
+    return Response(ranked.body, media_type="application/json")
 
 
-@router.get("/v1/citizens/{citizen_id}/matches")
-def citizen_matches(
+@router.get("/v1/citizens/{citizen_id}/matches", response_model=MatchList)
+async def citizen_matches(
     citizen_id: CitizenId,
     key: ConsultantKey,
     audit: AuditDep,
     index: IndexDep,
-    session: SessionDep,
     limit: Limit = 20,
     offset: Offset = 0,
     kind: Annotated[list[NeedKind] | None, Query(description="only these kinds of need")] = None,
     radius_km: RadiusKm = None,
     min_score: MinScore = 0,
-) -> MatchList:
+) -> Response:
     """Ranked needs (vacancies and slots) for one citizen."""
     if index.citizen(citizen_id) is None:
         raise NotFoundError("citizen", citizen_id)
     filters = NeedFilter(kinds=set(kind) if kind else None, radius_km=radius_km, min_score=min_score)
-    matches = index.matches_for_citizen(citizen_id, limit=limit, offset=offset, filters=filters)
-    audit.record(session, "matching", [AuditEntry("matches.read", "citizen", citizen_id)])
-    session.commit()
+    ranked = index.cached_matches(citizen_id, limit, offset, filters)
+    if ranked is None:
+        ranked = await run_in_threadpool(index.matches_entry, citizen_id, limit, offset, filters)
+    await audit.record_reads_async("matching", [AuditEntry("matches.read", "citizen", citizen_id)])
+    if ranked.body is None:
+        ranked.body = match_list(index, ranked.matches, limit, offset).model_dump_json().encode()
+    return Response(ranked.body, media_type="application/json")
+
+
+def match_list(index: LiveIndex, matches: list[Match], limit: int, offset: int) -> MatchList:
     results = []
     for rank, m in enumerate(matches, start=offset + 1):
         need = index.need(m.need_id)

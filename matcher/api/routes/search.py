@@ -30,6 +30,7 @@ def search_candidates(
     data = body.need.model_dump(mode="json", exclude_unset=True)
     reject_nul(data, ("body", "need"))
     EmployerRepository(session).get(body.need.employer_id)
+    session.commit()  # end the read transaction: on SQLite it holds the write lock while we rank
     vacancy = normalizer.resolve_vacancy(Vacancy.model_validate(data))
     filters = CandidateFilter(
         radius_km=body.radius_km,
@@ -37,9 +38,9 @@ def search_candidates(
         min_score=body.min_score,
     )
     matches = index.search(vacancy, limit=body.limit, offset=body.offset, filters=filters)
-    entries = [AuditEntry("search.read", "citizen", m.citizen_id, {"ad_hoc": True}) for m in matches]
-    audit.record(session, "matching", entries)
-    session.commit()
+    about = {"ad_hoc": True}
+    entries = [AuditEntry("search.read", "citizen", m.citizen_id, about) for m in matches]
+    audit.record_reads("matching", entries)
     return SearchResult(
         results=consultant_results(index, matches, body.offset),
         limit=body.limit,

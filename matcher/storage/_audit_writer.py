@@ -1,0 +1,199 @@
+"""Group commit of audit entries for read-only requests.
+
+A search reads nothing from the database, yet each one must leave an audit record before its answer goes out.
+Written one transaction per request, those records made every search queue for SQLite's single write lock (and
+SQLite's busy handler sleeps up to 100 ms between tries), which is where the service's latency tail came from.
+
+:class:`AuditWriter` funnels them through one thread: a request hands over its entries and waits; the thread
+writes everything that arrived meanwhile in one transaction and wakes all of them after the commit. So a response
+is still sent only once its audit record is durable, but N concurrent searches cost one commit, not N, and never
+wait on each other for the lock.
+
+Entries that write something else (an update, an erase, feedback) keep using :class:`AuditRepository` inside
+their own transaction, so the change and its record commit together.
+
+GDPR erase racing a search: the search's entries may reach the writer after the erase committed. The writer
+checks, in its own transaction, which citizens named by the batch still exist and records the others under the
+erase pseudonym, so an erased citizen's id never re-enters the log. (SQLite serialises the two transactions;
+on PostgreSQL the existence check takes a share lock on the citizen rows, so an erase that has not committed yet
+waits for this batch and then pseudonymises it together with the older entries.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from matcher.storage._repos import AuditEntry, pseudonym
+from matcher.storage._tables import AuditRow, utcnow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 30.0
+"""How long a request waits for its entries to be committed before it is answered 503."""
+
+MAX_BATCH_ROWS = 20_000
+"""Entries written in one transaction at most (a batch is whatever arrived while the previous one committed)."""
+
+
+class AuditUnavailableError(RuntimeError):
+    """The audit entries could not be committed (database down or too slow): the request must not be answered."""
+
+
+@dataclass
+class _Pending:
+    key_id: int | None
+    purpose: str
+    entries: Sequence[AuditEntry]
+    done: Future[None] = field(default_factory=Future)
+
+
+_STOP = object()
+
+
+class AuditWriter:
+    """One writer thread that commits the audit entries of many requests per transaction (see the module doc)."""
+
+    def __init__(self, engine: Engine, salt: bytes, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self._engine = engine
+        self._salt = salt
+        self._timeout_s = timeout_s
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._closed = False
+
+    def write(self, key_id: int | None, purpose: str, entries: Sequence[AuditEntry]) -> None:
+        """Return once ``entries`` are committed; raise :class:`AuditUnavailableError` if they could not be."""
+        if not entries:
+            return
+        done = self._submit(key_id, purpose, entries)
+        try:
+            done.result(self._timeout_s)
+        except TimeoutError:
+            raise self._late() from None
+
+    async def write_async(self, key_id: int | None, purpose: str, entries: Sequence[AuditEntry]) -> None:
+        """:meth:`write` for the event loop: awaits the commit instead of blocking a thread."""
+        if not entries:
+            return
+        done = self._submit(key_id, purpose, entries)
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(done), self._timeout_s)
+        except TimeoutError:
+            raise self._late() from None
+
+    def _submit(self, key_id: int | None, purpose: str, entries: Sequence[AuditEntry]) -> Future[None]:
+        item = _Pending(key_id, purpose, entries)
+        self._ensure_thread()
+        self._queue.put(item)
+        return item.done
+
+    def _late(self) -> AuditUnavailableError:
+        return AuditUnavailableError(f"audit log: entries not committed within {self._timeout_s:.0f} s")
+
+    def close(self) -> None:
+        """Write what is queued, then stop the thread (the service calls this on shutdown)."""
+        with self._start_lock:
+            self._closed = True
+            thread = self._thread
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and not self._closed:
+            return
+        with self._start_lock:
+            if self._closed:
+                raise AuditUnavailableError("audit log: the service is shutting down")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch: list[_Pending] = [first]  # type: ignore[list-item]
+            rows = len(batch[0].entries)
+            while rows < MAX_BATCH_ROWS:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stopping = True
+                    break
+                batch.append(nxt)  # type: ignore[arg-type]
+                rows += len(nxt.entries)  # type: ignore[attr-defined]
+            try:
+                self._commit(batch)
+            except Exception as exc:  # every waiter gets the error; the thread lives on for the next batch
+                log.warning("audit writer: batch of %d entries failed: %s", rows, exc)
+                error = AuditUnavailableError(f"audit log: could not be written ({type(exc).__name__})")
+                error.__cause__ = exc
+                for item in batch:
+                    item.done.set_exception(error)
+            else:
+                for item in batch:
+                    item.done.set_result(None)
+
+    def _commit(self, batch: Sequence[_Pending]) -> None:
+        # Plain DB-API statements on one connection: the ORM's per-row work cost more than SQLite's insert, and
+        # this runs for every search. The values are converted by the column types' own bind processors, so the
+        # rows are stored exactly as AuditRepository stores them.
+        dialect = self._engine.dialect
+        sqlite = dialect.name == "sqlite"
+        table = AuditRow.__table__
+        at_bind = table.c.at.type.dialect_impl(dialect).bind_processor(dialect)
+        details_bind = table.c.details.type.dialect_impl(dialect).bind_processor(dialect)
+        encoded: dict[int, Any] = {}  # routes share one details dict among a request's entries: encode it once
+        now = utcnow()
+        at = at_bind(now) if at_bind else now
+        with self._engine.begin() as conn:
+            named = sorted({int(e.subject_id) for item in batch for e in item.entries if _names_citizen(e)})
+            existing: set[int] = set()
+            for i in range(0, len(named), 10_000):  # SQLite allows 32,766 parameters per statement
+                chunk = named[i : i + 10_000]
+                if sqlite:
+                    found = conn.exec_driver_sql(
+                        f"SELECT id FROM citizens WHERE id IN ({', '.join('?' * len(chunk))})", tuple(chunk)
+                    )
+                else:  # the share lock orders us against a concurrent erase (module doc)
+                    found = conn.exec_driver_sql("SELECT id FROM citizens WHERE id = ANY(%s) FOR SHARE", (chunk,))
+                existing.update(row[0] for row in found)
+            erased = set(named) - existing
+            rows = []
+            for item in batch:
+                for e in item.entries:
+                    subject = str(e.subject_id)
+                    if erased and _names_citizen(e) and int(e.subject_id) in erased:
+                        subject = pseudonym(self._salt, "citizen", e.subject_id)
+                    details = e.details or {}
+                    if details_bind is not None:
+                        if id(details) not in encoded:
+                            encoded[id(details)] = details_bind(details)
+                        details = encoded[id(details)]
+                    rows.append((at, item.key_id, e.action, item.purpose, e.subject_type, subject, details))
+            mark, cast = ("?", "?") if sqlite else ("%s", "CAST(%s AS JSON)")
+            conn.exec_driver_sql(
+                f"INSERT INTO {AuditRow.__tablename__} "
+                "(at, key_id, action, purpose, subject_type, subject_id, details) "
+                f"VALUES ({', '.join([mark] * 6)}, {cast})",
+                rows,
+            )
+
+
+def _names_citizen(entry: AuditEntry) -> bool:
+    return entry.subject_type == "citizen" and isinstance(entry.subject_id, int)

@@ -1,0 +1,153 @@
+"""The group-commit audit writer: what it acknowledges is committed, many requests share a transaction, an
+erased citizen never re-enters the log, and failures reach every waiter."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from sqlalchemy import text
+
+from matcher.storage import (
+    AuditEntry,
+    AuditRepository,
+    AuditUnavailableError,
+    AuditWriter,
+    CitizenRepository,
+    make_engine,
+    pseudonym,
+    session_factory,
+    transaction,
+)
+from tests.storage import _samples as s
+
+SALT = b"s" * 32
+
+
+@pytest.fixture
+def engine(db_url: str):
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def _entries(ids: list[int], action: str = "candidates.read") -> list[AuditEntry]:
+    about = {"vacancy_id": 7}  # one dict shared by a request's entries, as the routes do
+    return [AuditEntry(action, "citizen", i, about) for i in ids]
+
+
+def test_acknowledged_entries_are_committed_and_read_back_like_repository_rows(engine) -> None:
+    factory = session_factory(engine)
+    with transaction(factory) as session:
+        cids = CitizenRepository(session).add_many([s.citizen(i) for i in range(3)])
+        AuditRepository(session).record(1, "casework", [AuditEntry("citizen.read", "citizen", cids[0], {"x": 1})])
+    writer = AuditWriter(engine, SALT)
+    try:
+        writer.write(5, "matching", _entries(cids))
+        # a separate engine sees the rows as soon as write() returned: they are committed, not buffered
+        other = make_engine(str(engine.url.render_as_string(hide_password=False)))
+        try:
+            with transaction(session_factory(other)) as session:
+                rows = list(AuditRepository(session).since())
+        finally:
+            other.dispose()
+    finally:
+        writer.close()
+    written = [r for r in rows if r.key_id == 5]
+    assert [(r.action, r.purpose, r.subject_type, r.subject_id) for r in written] == [
+        ("candidates.read", "matching", "citizen", str(c)) for c in cids
+    ]
+    assert all(r.details == {"vacancy_id": 7} for r in written)
+    # same storage format as the ORM path: aware UTC timestamps that order with the repository's own rows
+    first = next(r for r in rows if r.key_id == 1)
+    assert all(r.at.tzinfo is not None and r.at >= first.at for r in written)
+
+
+def test_concurrent_writers_share_transactions_and_lose_nothing(engine) -> None:
+    factory = session_factory(engine)
+    with transaction(factory) as session:
+        cids = CitizenRepository(session).add_many([s.citizen(i) for i in range(20)])
+    writer = AuditWriter(engine, SALT)
+    commits = 0
+    real_commit = writer._commit
+
+    def counting_commit(batch):  # type: ignore[no-untyped-def]
+        nonlocal commits
+        commits += 1
+        real_commit(batch)
+
+    writer._commit = counting_commit  # type: ignore[method-assign]
+    n_threads, per_thread = 8, 25
+    barrier = threading.Barrier(n_threads)
+    errors: list[BaseException] = []
+
+    def client(k: int) -> None:
+        barrier.wait()
+        try:
+            for _ in range(per_thread):
+                writer.write(k, "matching", _entries(cids))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    writer.close()
+    assert errors == []
+    with transaction(factory) as session:
+        rows = list(AuditRepository(session).since())
+    assert len(rows) == n_threads * per_thread * len(cids)
+    for k in range(n_threads):
+        assert sum(r.key_id == k for r in rows) == per_thread * len(cids)
+    assert commits < n_threads * per_thread  # grouped: fewer transactions than requests
+
+
+def test_entries_about_a_citizen_erased_before_they_are_written_keep_only_the_pseudonym(engine) -> None:
+    factory = session_factory(engine)
+    with transaction(factory) as session:
+        kept, erased = CitizenRepository(session).add_many([s.citizen(1), s.citizen(2)])
+    with transaction(factory) as session:  # the erase commits first, the search's entries arrive after
+        CitizenRepository(session).erase(erased)
+    writer = AuditWriter(engine, SALT)
+    try:
+        writer.write(3, "matching", _entries([kept, erased]))
+    finally:
+        writer.close()
+    with transaction(factory) as session:
+        subjects = [r.subject_id for r in AuditRepository(session).since()]
+    assert subjects == [str(kept), pseudonym(SALT, "citizen", erased)]
+    assert str(erased) not in subjects
+
+
+def test_a_failed_commit_raises_for_every_waiter_and_the_writer_recovers(engine) -> None:
+    factory = session_factory(engine)
+    with transaction(factory) as session:
+        (cid,) = CitizenRepository(session).add_many([s.citizen(1)])
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE audit_log RENAME TO audit_log_away"))
+    writer = AuditWriter(engine, SALT)
+    try:
+        with pytest.raises(AuditUnavailableError):
+            writer.write(1, "matching", _entries([cid]))
+        with pytest.raises(AuditUnavailableError):
+            asyncio.run(writer.write_async(1, "matching", _entries([cid])))
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE audit_log_away RENAME TO audit_log"))
+        asyncio.run(writer.write_async(2, "matching", _entries([cid])))
+    finally:
+        writer.close()
+    with transaction(factory) as session:
+        assert [r.key_id for r in AuditRepository(session).since()] == [2]
+
+
+@pytest.mark.parametrize("used", [False, True], ids=["never-used", "used"])
+def test_a_closed_writer_refuses_new_entries_at_once(engine, used: bool) -> None:
+    writer = AuditWriter(engine, SALT, timeout_s=60)
+    if used:
+        writer.write(1, "matching", [AuditEntry("citizen.list", "citizen", "none")])
+    writer.close()
+    with pytest.raises(AuditUnavailableError, match="shutting down"):
+        writer.write(1, "matching", _entries([1]))
