@@ -35,6 +35,7 @@ from matcher.storage import (
     FeedbackRepository,
     MetaRepository,
     NeedRepository,
+    WalCheckpointer,
     make_engine,
     session_factory,
     transaction,
@@ -67,7 +68,7 @@ TAGS = [
 def build_state(settings: Settings, services: Services | None = None) -> AppState:
     """Open and migrate the database, then fill the match engine from it."""
     started = time.perf_counter()
-    db = make_engine(settings.database_url)
+    db = make_engine(settings.database_url, service=True)
     upgrade(db)
     sessions = session_factory(db)
     services = services or default_services(settings)
@@ -83,7 +84,7 @@ def build_state(settings: Settings, services: Services | None = None) -> AppStat
     )
     return AppState(
         settings=settings, db=db, sessions=sessions, index=index, normalizer=services.normalizer, salt=salt,
-        audit_writer=AuditWriter(db, salt),
+        audit_writer=AuditWriter(db, salt), checkpointer=WalCheckpointer(db),
     )  # fmt: skip
 
 
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings, services)
         app.state.matcher = state
+        state.checkpointer.start()
         scheduler = ranking_runs.nightly_scheduler(state)
         try:
             yield
@@ -102,6 +104,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             if scheduler is not None:
                 scheduler.stop()
             state.audit_writer.close()
+            state.checkpointer.stop()
             state.db.dispose()
 
     app = FastAPI(

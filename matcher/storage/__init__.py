@@ -12,6 +12,7 @@ Typical use::
 from matcher.storage._audit_writer import AuditUnavailableError, AuditWriter
 from matcher.storage._database import (
     MIGRATIONS_DIR,
+    WalCheckpointer,
     alembic_config,
     is_sqlite,
     make_engine,
@@ -86,6 +87,7 @@ __all__ = [
     "RankingResultRow",
     "RankingRunRow",
     "ServiceMetaRow",
+    "WalCheckpointer",
     "alembic_config",
     "citizen_columns",
     "hash_key",

@@ -15,10 +15,12 @@ from matcher.storage import (
     AuditUnavailableError,
     AuditWriter,
     CitizenRepository,
+    WalCheckpointer,
     make_engine,
     pseudonym,
     session_factory,
     transaction,
+    upgrade,
 )
 from tests.storage import _samples as s
 
@@ -151,3 +153,22 @@ def test_a_closed_writer_refuses_new_entries_at_once(engine, used: bool) -> None
     writer.close()
     with pytest.raises(AuditUnavailableError, match="shutting down"):
         writer.write(1, "matching", _entries([1]))
+
+
+def test_wal_checkpointer_keeps_the_wal_bounded_and_empties_it_on_stop(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ckpt.sqlite'}")
+    upgrade(engine)
+    wal = tmp_path / "ckpt.sqlite-wal"
+    checkpointer = WalCheckpointer(engine, interval_s=0.01)
+    checkpointer.start()
+    writer = AuditWriter(engine, SALT, linger_s=0)
+    try:
+        for i in range(300):
+            writer.write(1, "matching", [AuditEntry("citizen.list", "citizen", f"x{i}-{j}") for j in range(20)])
+    finally:
+        writer.close()
+        checkpointer.stop()
+    assert wal.stat().st_size == 0  # the last TRUNCATE checkpoint left nothing behind
+    with transaction(session_factory(engine)) as session:
+        assert sum(1 for _ in AuditRepository(session).since()) == 300 * 20
+    engine.dispose()

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from matcher.api._bulk import json_response
 from matcher.api._index import LiveIndex
-from matcher.api.deps import AuditDep, ConsultantKey, IndexDep, StaffOrEmployerKey, StateDep
+from matcher.api.deps import AppState, ConsultantAudit, StaffOrEmployerAudit
 from matcher.api.routes._common import AUTH_ERRORS, NOT_FOUND, CitizenId, Limit, Offset, VacancyId, candidate_handle
 from matcher.api.schemas import (
     AnonymousCandidate,
@@ -69,10 +69,9 @@ def consenting_page(
 
 @router.get("/v1/vacancies/{vacancy_id}/candidates", response_model=CandidateList | AnonymousCandidateList)
 async def vacancy_candidates(
+    request: Request,
     vacancy_id: VacancyId,
-    key: StaffOrEmployerKey,
-    audit: AuditDep,
-    state: StateDep,
+    audit: StaffOrEmployerAudit,
     limit: Limit = 20,
     offset: Offset = 0,
     radius_km: RadiusKm = None,
@@ -83,8 +82,11 @@ async def vacancy_candidates(
 ) -> Response:
     """Ranked citizens for a stored need. Consultants get identified results; an employer key gets, for its own
     needs only, anonymised results of consenting citizens (a per-need handle instead of identity)."""
-    # async: a list already ranked since the last write is answered on the event loop without a thread hand-off
-    # (the common case: consultants reopen lists); ranking itself always runs in the thread pool.
+    # async, with one dependency for key, role and audit: a list already ranked since the last write (the common
+    # case: consultants reopen lists) is answered on the event loop without a thread hand-off, and FastAPI's
+    # per-dependency bookkeeping was a third of such a request. Ranking itself always runs in the thread pool.
+    state: AppState = request.app.state.matcher
+    key = audit.key
     index = state.index
     need = index.need(vacancy_id)
     if need is None:
@@ -134,10 +136,9 @@ async def vacancy_candidates(
 
 @router.get("/v1/citizens/{citizen_id}/matches", response_model=MatchList)
 async def citizen_matches(
+    request: Request,
     citizen_id: CitizenId,
-    key: ConsultantKey,
-    audit: AuditDep,
-    index: IndexDep,
+    audit: ConsultantAudit,
     limit: Limit = 20,
     offset: Offset = 0,
     kind: Annotated[list[NeedKind] | None, Query(description="only these kinds of need")] = None,
@@ -145,6 +146,7 @@ async def citizen_matches(
     min_score: MinScore = 0,
 ) -> Response:
     """Ranked needs (vacancies and slots) for one citizen."""
+    index: LiveIndex = request.app.state.matcher.index
     if index.citizen(citizen_id) is None:
         raise NotFoundError("citizen", citizen_id)
     filters = NeedFilter(kinds=set(kind) if kind else None, radius_km=radius_km, min_score=min_score)
