@@ -145,3 +145,37 @@ def test_bad_input_names_the_field() -> None:
         assign_optimal(top, edges, np.array([1, 1]))
     with pytest.raises(ValueError, match="capacity"):
         assign_greedy(top, edges, np.array([1, -1, 1]))
+
+
+def reference_greedy(top: TopK, edges, capacity: np.ndarray) -> set[tuple[int, int]]:  # type: ignore[no-untyped-def]
+    """The definition, one edge at a time: integer-scaled value descending, then citizen id, then need id."""
+    from matcher.ranking._assign import VALUE_SCALE
+
+    c_ids, n_ids = top.citizen_ids[edges.c_row], top.need_ids[edges.n_row]
+    scaled = np.rint(edges.value * VALUE_SCALE).astype(np.int64)
+    left = dict(zip(top.need_ids.tolist(), capacity.tolist(), strict=True))
+    taken: set[int] = set()
+    out = set()
+    for i in sorted(range(edges.n), key=lambda i: (-scaled[i], c_ids[i], n_ids[i])):
+        c, n = int(c_ids[i]), int(n_ids[i])
+        if c not in taken and left[n] > 0:
+            taken.add(c)
+            left[n] -= 1
+            out.add((c, n))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("tied", [False, True], ids=["distinct", "many-ties"])
+def test_greedy_follows_its_definition_edge_by_edge(seed: int, tied: bool) -> None:
+    rng = np.random.default_rng(100 + seed)
+    top = random_topk(rng, 400, 60, k=8, density=0.7)
+    if tied:  # few distinct scores: most orders are decided by the id tie-breaks
+        for arr in (top.citizen_scores, top.need_scores):
+            arr[:] = np.where(arr > 0, np.ceil(arr * 4) / 4, 0)
+    capacity = rng.integers(0, 3, len(top.need_ids))
+    edges = build_edges(top, np.ones(len(top.citizen_ids)), 0.05, 3.0)
+    greedy = assign_greedy(top, edges, capacity)
+    assert set(zip(greedy.citizen_ids.tolist(), greedy.need_ids.tolist(), strict=True)) == reference_greedy(
+        top, edges, capacity
+    )
