@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from functools import cached_property
@@ -112,17 +113,19 @@ def geo_columns(lat: np.ndarray, lon: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def csr_from_dicts(rows: Sequence[dict[int, float]], n_cols: int) -> sp.csr_matrix:
-    """CSR float32 with sorted column indices from one {column: value} dict per row."""
+    """CSR float32 with sorted column indices from one {column: value} dict per row.
+
+    All dicts are flattened in one pass (a dict yields its keys and its values in the same order) and sorted
+    by (row, column) at once: a national build has 300k rows per matrix, and a Python loop per row was a
+    fifth of the feature build."""
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    total = int(lengths.sum())
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-    indptr[1:] = np.cumsum([len(r) for r in rows])
-    indices = np.empty(int(indptr[-1]), dtype=np.int32)
-    data = np.empty(int(indptr[-1]), dtype=np.float32)
-    for i, row in enumerate(rows):
-        if row:
-            cols = sorted(row)
-            indices[indptr[i] : indptr[i + 1]] = cols
-            data[indptr[i] : indptr[i + 1]] = [row[c] for c in cols]
-    return sp.csr_matrix((data, indices, indptr), shape=(len(rows), n_cols))
+    np.cumsum(lengths, out=indptr[1:])
+    cols = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=total)
+    vals = np.fromiter(itertools.chain.from_iterable(r.values() for r in rows), dtype=np.float32, count=total)
+    order = np.lexsort((cols, np.repeat(np.arange(len(rows), dtype=np.int64), lengths)))
+    return sp.csr_matrix((vals[order], cols[order].astype(np.int32), indptr), shape=(len(rows), n_cols))
 
 
 ROW: dict[str, str] = {"kind": "row"}
