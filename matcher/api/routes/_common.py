@@ -25,6 +25,9 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {**_E, "description": "no such resource; `field` names the id"}}
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {**_E, "description": "conflicts with stored data"}}
 TOO_LARGE: dict[int | str, dict[str, Any]] = {413: {**_E, "description": "body over the size limit"}}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {**_E, "description": "the database (or the audit log a read must be recorded in) is unavailable; retry"}
+}
 BULK_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": BulkErrorBody, "description": "nothing was written; `errors` lists every bad item"},
     415: {"description": "Content-Type is neither application/json nor application/x-ndjson"},

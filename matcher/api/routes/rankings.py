@@ -12,7 +12,16 @@ from fastapi.concurrency import run_in_threadpool
 from matcher.api._bulk import json_response
 from matcher.api._index import LiveIndex
 from matcher.api.deps import AppState, ConsultantAudit, StaffOrEmployerAudit
-from matcher.api.routes._common import AUTH_ERRORS, NOT_FOUND, CitizenId, Limit, Offset, VacancyId, candidate_handle
+from matcher.api.routes._common import (
+    AUTH_ERRORS,
+    NOT_FOUND,
+    UNAVAILABLE,
+    CitizenId,
+    Limit,
+    Offset,
+    VacancyId,
+    candidate_handle,
+)
 from matcher.api.schemas import (
     AnonymousCandidate,
     AnonymousCandidateList,
@@ -25,7 +34,7 @@ from matcher.domain import Match, NeedKind, TargetGroup
 from matcher.ranking import CandidateFilter, NeedFilter
 from matcher.storage import AuditEntry, NotFoundError
 
-router = APIRouter(tags=["matching"], responses={**AUTH_ERRORS, **NOT_FOUND})
+router = APIRouter(tags=["matching"], responses={**AUTH_ERRORS, **NOT_FOUND, **UNAVAILABLE})
 
 RadiusKm = Annotated[float | None, Query(gt=0, le=1000, description="only within this distance, km")]
 MinScore = Annotated[float, Query(ge=0, le=1, description="only scores at or above this")]

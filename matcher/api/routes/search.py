@@ -6,14 +6,16 @@ from fastapi import APIRouter
 
 from matcher.api._bodies import reject_nul
 from matcher.api.deps import AuditDep, ConsultantKey, IndexDep, NormalizerDep, SessionDep
-from matcher.api.routes._common import AUTH_ERRORS, NOT_FOUND, TOO_LARGE
+from matcher.api.routes._common import AUTH_ERRORS, NOT_FOUND, TOO_LARGE, UNAVAILABLE
 from matcher.api.routes.rankings import consultant_results
 from matcher.api.schemas import SearchRequest, SearchResult, VacancyCreate
 from matcher.domain import Vacancy
 from matcher.ranking import CandidateFilter
 from matcher.storage import AuditEntry, EmployerRepository
 
-router = APIRouter(prefix="/v1/search", tags=["matching"], responses={**AUTH_ERRORS, **NOT_FOUND, **TOO_LARGE})
+router = APIRouter(
+    prefix="/v1/search", tags=["matching"], responses={**AUTH_ERRORS, **NOT_FOUND, **TOO_LARGE, **UNAVAILABLE}
+)
 
 
 @router.post("/candidates")
