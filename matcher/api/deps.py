@@ -201,8 +201,7 @@ PurposeHeader = Annotated[
 
 
 async def get_auditor(request: Request, credentials: Credentials, x_purpose: PurposeHeader = None) -> Auditor:
-    key = await authenticate(request, credentials)
-    return Auditor(key=key, header_purpose=x_purpose or None, writer=request.app.state.matcher.audit_writer)
+    return _auditor(request, await authenticate(request, credentials), x_purpose)
 
 
 def audited(*roles: str) -> Callable[..., Awaitable[Auditor]]:
@@ -210,10 +209,13 @@ def audited(*roles: str) -> Callable[..., Awaitable[Auditor]]:
     it: each dependency FastAPI solves costs a measurable share of a cached search."""
 
     async def caller(request: Request, credentials: Credentials, x_purpose: PurposeHeader = None) -> Auditor:
-        key = _with_role(await authenticate(request, credentials), roles)
-        return Auditor(key=key, header_purpose=x_purpose or None, writer=request.app.state.matcher.audit_writer)
+        return _auditor(request, _with_role(await authenticate(request, credentials), roles), x_purpose)
 
     return caller
+
+
+def _auditor(request: Request, key: KeyInfo, x_purpose: str | None) -> Auditor:
+    return Auditor(key=key, header_purpose=x_purpose or None, writer=request.app.state.matcher.audit_writer)
 
 
 AuditDep = Annotated[Auditor, Depends(get_auditor)]
