@@ -79,7 +79,7 @@ class AuditWriter:
         self._timeout_s = timeout_s
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._closed = False
 
     def write(self, key_id: int | None, purpose: str, entries: Sequence[AuditEntry]) -> None:
@@ -104,8 +104,13 @@ class AuditWriter:
 
     def _submit(self, key_id: int | None, purpose: str, entries: Sequence[AuditEntry]) -> Future[None]:
         item = _Pending(key_id, purpose, entries)
-        self._ensure_thread()
-        self._queue.put(item)
+        with self._lock:  # nothing may be queued behind the stop marker: it would never be written
+            if self._closed:
+                raise AuditUnavailableError("audit log: the service is shutting down")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+                self._thread.start()
+            self._queue.put(item)
         return item.done
 
     def _late(self) -> AuditUnavailableError:
@@ -113,22 +118,13 @@ class AuditWriter:
 
     def close(self) -> None:
         """Write what is queued, then stop the thread (the service calls this on shutdown)."""
-        with self._start_lock:
+        with self._lock:
             self._closed = True
             thread = self._thread
+            if thread is not None:
+                self._queue.put(_STOP)
         if thread is not None:
-            self._queue.put(_STOP)
             thread.join()
-
-    def _ensure_thread(self) -> None:
-        if self._thread is not None and not self._closed:
-            return
-        with self._start_lock:
-            if self._closed:
-                raise AuditUnavailableError("audit log: the service is shutting down")
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
-                self._thread.start()
 
     def _run(self) -> None:
         stopping = False
@@ -149,6 +145,11 @@ class AuditWriter:
                     break
                 batch.append(nxt)  # type: ignore[arg-type]
                 rows += len(nxt.entries)  # type: ignore[attr-defined]
+            # A request that stopped waiting (its await timed out, so it was answered 503 without results) has
+            # cancelled its future: its entries are left out, and its future must not be completed again.
+            batch = [item for item in batch if item.done.set_running_or_notify_cancel()]
+            if not batch:
+                continue
             try:
                 self._commit(batch)
             except Exception as exc:  # every waiter gets the error; the thread lives on for the next batch

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 from sqlalchemy import text
@@ -172,3 +173,38 @@ def test_wal_checkpointer_keeps_the_wal_bounded_and_empties_it_on_stop(tmp_path)
     with transaction(session_factory(engine)) as session:
         assert sum(1 for _ in AuditRepository(session).since()) == 300 * 20
     engine.dispose()
+
+
+def test_a_request_that_gave_up_waiting_is_left_out_and_the_writer_goes_on(engine) -> None:
+    writer = AuditWriter(engine, SALT, timeout_s=0.2, linger_s=0)
+    release = threading.Event()
+    real_commit = writer._commit
+
+    def slow_first_commit(batch):  # type: ignore[no-untyped-def]
+        release.wait(5)
+        real_commit(batch)
+
+    writer._commit = slow_first_commit  # type: ignore[method-assign]
+    outcome: list[str] = []
+
+    def blocked_request() -> None:  # a sync caller that times out too, but whose entries were already taken
+        try:
+            writer.write(1, "matching", [AuditEntry("citizen.list", "citizen", "a")])
+            outcome.append("written")
+        except AuditUnavailableError:
+            outcome.append("timed out")
+
+    first = threading.Thread(target=blocked_request)
+    first.start()
+    time.sleep(0.05)  # the first batch is now being committed (and held)
+    with pytest.raises(AuditUnavailableError, match="not committed within"):
+        asyncio.run(writer.write_async(2, "matching", [AuditEntry("citizen.list", "citizen", "b")]))
+    release.set()
+    first.join()
+    writer._commit = real_commit  # type: ignore[method-assign]
+    writer.write(3, "matching", [AuditEntry("citizen.list", "citizen", "c")])
+    writer.close()
+    assert outcome == ["timed out"]
+    with transaction(session_factory(engine)) as session:  # the batch in progress is written (logging a read
+        # that was not answered is harmless); the entries of the request that withdrew while queued are not
+        assert [r.key_id for r in AuditRepository(session).since()] == [1, 3]
