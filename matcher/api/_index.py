@@ -149,22 +149,22 @@ class LiveIndex:
             self._version += 1
             self._cache.clear()
 
-    def _peek(self, key: Hashable) -> RankedList | None:
-        full_key = (dt.date.today(), key)
+    def _lookup(self, full_key: Hashable) -> tuple[RankedList | None, int]:
+        """The cached entry (marked recently used) and the cache version it was read at, in one locked step."""
         with self._cache_lock:
             hit = self._cache.get(full_key)
             if hit is not None:
                 self._cache.move_to_end(full_key)
-            return hit
+            return hit, self._version
+
+    def _peek(self, key: Hashable) -> RankedList | None:
+        return self._lookup((dt.date.today(), key))[0]
 
     def _cached(self, key: Hashable, compute: Callable[[], list[Match]]) -> RankedList:
         full_key = (dt.date.today(), key)
-        with self._cache_lock:
-            hit = self._cache.get(full_key)
-            if hit is not None:
-                self._cache.move_to_end(full_key)
-                return hit
-            version = self._version
+        hit, version = self._lookup(full_key)
+        if hit is not None:
+            return hit
         value = RankedList(compute())
         with self._cache_lock:
             if version == self._version:  # no write happened meanwhile: the value is current
