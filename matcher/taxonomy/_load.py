@@ -31,7 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from matcher.config import get_settings
-from matcher.taxonomy._model import LabelTable, Taxonomy
+from matcher.taxonomy._model import LabelTable, Taxonomy, max_per_key
 
 if TYPE_CHECKING:
     from matcher.taxonomy._similarity import SkillSimilarity
@@ -290,11 +290,7 @@ def _skill_related(esco: Path, skill_row: dict[str, int]) -> sp.csr_matrix:
     off = r != c
     r, c, v = r[off], c[off], v[off]
     key = r * n + c
-    order = np.lexsort((-v, key))
-    key, v = key[order], v[order]
-    first = np.ones(len(key), bool)
-    first[1:] = key[1:] != key[:-1]
-    key, v = key[first], v[first]
+    key, v = max_per_key(key, v)
     mat = sp.csr_matrix((v, (key // n, key % n)), shape=(n, n), dtype=np.float32)
     log.info(
         "skill_related: nnz=%d (%d sibling groups, %d larger than %d skipped)",

@@ -106,6 +106,16 @@ class Taxonomy:
         return len(self.skill_uris)
 
 
+def max_per_key(key: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys (ascending) with the largest value given for each: how relation matrices keep the
+    strongest of several reasons for one pair (max, not sum)."""
+    order = np.lexsort((-value, key))
+    key, value = key[order], value[order]
+    first = np.ones(len(key), bool)
+    first[1:] = key[1:] != key[:-1]
+    return key[first], value[first]
+
+
 def keep_top_k(related: sp.csr_matrix, k: int) -> sp.csr_matrix:
     """``related`` keeping the ``k`` strongest entries per row (ties: lower column first), as CSR float32.
 

@@ -30,7 +30,7 @@ from sklearn.base import BaseEstimator
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfTransformer
 
-from matcher.taxonomy._model import keep_top_k
+from matcher.taxonomy._model import keep_top_k, max_per_key
 
 logger = logging.getLogger(__name__)
 
@@ -517,11 +517,7 @@ def _production_vectors(essential: sp.csr_matrix, related: sp.csr_matrix, credit
     c = related.indices[pos].astype(np.int64)
     v = credit * related.data[pos].astype(np.float64)
     key = o * n_skill + c
-    order = np.lexsort((-v, key))
-    key, v = key[order], v[order]
-    first = np.ones(len(key), bool)
-    first[1:] = key[1:] != key[:-1]
-    key, v = key[first], v[first]
+    key, v = max_per_key(key, v)
     not_own = ~np.isin(key, occ * n_skill + src)
     key, v = key[not_own], v[not_own]
     vec = sp.csr_matrix((v, (key // n_skill, key % n_skill)), shape=(n_occ, n_skill), dtype=np.float64)
