@@ -14,10 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from matcher.api import Services, create_app
-from matcher.config import ScoringPolicy, Settings, get_settings
+from matcher.config import ScoringPolicy, Settings
 from matcher.ranking import MatchEngine
 from matcher.storage import EmployerRepository, KeyRepository, make_engine, session_factory, transaction
-from matcher.taxonomy import Normalizer, Postcodes, Taxonomy, load_postcodes
+from matcher.taxonomy import Normalizer, Postcodes, Taxonomy
 from tests.api._toy import TODAY, make_taxonomy
 from tests.storage import _samples as s
 from tests.storage._db import db_url, pg_schema_url
@@ -28,11 +28,6 @@ __all__ = ["db_url", "pg_schema_url"]
 @pytest.fixture(scope="session")
 def toy_taxonomy() -> Taxonomy:
     return make_taxonomy()
-
-
-@pytest.fixture(scope="session")
-def postcodes() -> Postcodes:
-    return load_postcodes(get_settings().data_dir)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
-"""Fixtures of the batch tests: the real taxonomy and postcodes (the run scores with the real scorer), a small
-synthetic world stored in a fresh SQLite file per test, and settings pointing at it."""
+"""Fixtures of the batch tests: a small synthetic world stored in a fresh SQLite file per test, and settings
+pointing at it. The run scores with the real taxonomy and postcodes (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,24 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from matcher.config import Settings, get_settings
-from matcher.taxonomy import Postcodes, Taxonomy, get_taxonomy, load_postcodes
+from matcher.config import Settings
 from tests.batch._world import fill_database, sqlite_url
 from tests.storage._db import db_url, pg_schema_url
 
 __all__ = ["db_url", "pg_schema_url"]
 
 N_CITIZENS, N_NEEDS = 240, 60
-
-
-@pytest.fixture(scope="session")
-def taxonomy() -> Taxonomy:
-    return get_taxonomy()
-
-
-@pytest.fixture(scope="session")
-def postcodes() -> Postcodes:
-    return load_postcodes(get_settings().data_dir)
 
 
 World = Callable[..., tuple[Settings, sessionmaker[Session]]]

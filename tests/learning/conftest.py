@@ -1,5 +1,5 @@
-"""Fixtures for the learning tests: the taxonomy and postcodes, and real ESCO v1.1.1 data from ``data/esco``
-(loaded once per worker, ≈ 1 s)."""
+"""Fixtures for the learning tests: real ESCO v1.1.1 data from ``data/esco`` (loaded once per worker, ≈ 1 s);
+the taxonomy and postcodes come from tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -9,18 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from matcher.config import get_settings
-from matcher.taxonomy import Postcodes, Taxonomy, get_taxonomy, load_postcodes
 from matcher.taxonomy._similarity import EscoSkillData, SkillSimilarity, load_esco_skill_data
-
-
-@pytest.fixture(scope="session")
-def taxonomy() -> Taxonomy:
-    return get_taxonomy()
-
-
-@pytest.fixture(scope="session")
-def postcodes() -> Postcodes:
-    return load_postcodes(get_settings().data_dir)
 
 
 @pytest.fixture(scope="session")

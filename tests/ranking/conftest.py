@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from matcher.config import ScoringPolicy, get_settings
+from matcher.config import ScoringPolicy
 from matcher.domain import Citizen, NeedKind, TargetGroup, Vacancy
 from matcher.ranking import MatchEngine
 from matcher.scoring import COMPONENTS, Gate, ScoreBlock, Scorer
-from matcher.taxonomy import LabelTable, Postcodes, Taxonomy, haversine_km, load_postcodes
+from matcher.taxonomy import LabelTable, Postcodes, Taxonomy, haversine_km
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,11 +148,6 @@ def make_taxonomy() -> Taxonomy:
 @pytest.fixture(scope="session")
 def taxonomy() -> Taxonomy:
     return make_taxonomy()
-
-
-@pytest.fixture(scope="session")
-def postcodes() -> Postcodes:
-    return load_postcodes(get_settings().data_dir)
 
 
 def random_people(

@@ -14,16 +14,11 @@ from pathlib import Path
 import pytest
 
 from matcher.config import get_settings
-from matcher.taxonomy import Normalizer, Taxonomy, get_normalizer, get_taxonomy
+from matcher.taxonomy import Normalizer, get_normalizer
 
 # A 5-row official-format ESCO skills file in Danish (columns as in the ESCO CSV download; multi-valued cells
 # newline-separated), as a municipality would drop it into data/esco/. Its last row names a URI ESCO lacks.
 SKILLS_DA_CSV = (Path(__file__).parent / "fixtures" / "skills_da.csv").read_text(encoding="utf-8")
-
-
-@pytest.fixture(scope="session")
-def taxonomy() -> Taxonomy:
-    return get_taxonomy()
 
 
 @pytest.fixture(scope="session")
