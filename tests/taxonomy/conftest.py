@@ -11,10 +11,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from matcher.config import get_settings
-from matcher.taxonomy import Normalizer, get_normalizer
+from matcher.taxonomy import LabelTable, Normalizer, get_normalizer
+from matcher.taxonomy._index import LabelIndex
 
 # A 5-row official-format ESCO skills file in Danish (columns as in the ESCO CSV download; multi-valued cells
 # newline-separated), as a municipality would drop it into data/esco/. Its last row names a URI ESCO lacks.
@@ -40,3 +42,15 @@ def copy_data_dir(target: Path) -> Path:
     for name in ("regulated_professions_dk.csv", "regulated_neighbours_dk.csv"):
         shutil.copy(source / name, target / name)
     return target
+
+
+@pytest.fixture(scope="session")
+def tiny_index() -> LabelIndex:
+    """Four Danish labels of three concepts, two of them spellings of one another."""
+    table = LabelTable(
+        text=["Lager medarbejder", "lagermedarbejder", "sygeplejerske", "kok"],
+        concept=np.array([0, 0, 1, 2], np.int32),
+        lang=["da"] * 4,
+        kind=["preferred", "alt", "preferred", "preferred"],
+    )
+    return LabelIndex.build(table)

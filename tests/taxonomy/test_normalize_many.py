@@ -103,14 +103,8 @@ def test_query_grams_equal_numpy_grams(taxonomy: Taxonomy) -> None:
         assert sorted(query_grams(keys[i])) == code[starts[i] : starts[i + 1]].tolist(), keys[i]
 
 
-def test_label_index_batch_on_a_tiny_index() -> None:
-    table = LabelTable(
-        text=["Lager medarbejder", "lagermedarbejder", "sygeplejerske", "kok"],
-        concept=np.array([0, 0, 1, 2], np.int32),
-        lang=["da"] * 4,
-        kind=["preferred", "alt", "preferred", "preferred"],
-    )
-    index = LabelIndex.build(table)
+def test_label_index_batch_on_a_tiny_index(tiny_index: LabelIndex) -> None:
+    index = tiny_index
     queries = ["sygeplejerske", "qqq", "", "lagermedarbejdere", "sygeplejerske"]
     batched = index.tfidf_top_many(queries, 3)
     assert [keys.tolist() for keys, _ in batched[:3]] == [[2], [], []]

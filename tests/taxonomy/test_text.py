@@ -7,7 +7,6 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from matcher.taxonomy._index import LabelIndex, char_wb_grams, gram_text, tfidf_fit
-from matcher.taxonomy._model import LabelTable
 from matcher.taxonomy._text import compact, fold, stem_key, stem_token
 
 
@@ -65,14 +64,8 @@ def test_tfidf_fit_equals_sklearn() -> None:
     np.testing.assert_allclose(idf, reference.idf_[order], rtol=1e-6)
 
 
-def test_label_index_query_is_cosine() -> None:
-    table = LabelTable(
-        text=["Lager medarbejder", "lagermedarbejder", "sygeplejerske", "kok"],
-        concept=np.array([0, 0, 1, 2], np.int32),
-        lang=["da"] * 4,
-        kind=["preferred", "alt", "preferred", "preferred"],
-    )
-    index = LabelIndex.build(table)
+def test_label_index_query_is_cosine(tiny_index: LabelIndex) -> None:
+    index = tiny_index
     assert index.keys == ["lager medarbejder", "lagermedarbejder", "sygeplejerske", "kok"]
     keys, cosines = index.tfidf_top("sygeplejerske", 3)
     assert keys[0] == 2 and cosines[0] == pytest.approx(1.0, abs=1e-5)
