@@ -8,6 +8,9 @@ broadcast view instead of being computed. Formulas and defaults: docs/scoring.md
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -39,7 +42,7 @@ def _distinct_rows(keys: np.ndarray, n_other: int) -> tuple[np.ndarray, np.ndarr
     """
     if len(keys) == 0:
         return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    if n_other < DEDUP_MIN_COLUMNS:
+    if n_other < DEDUP_MIN_COLUMNS or len(keys) == 1:
         every = np.arange(len(keys), dtype=np.intp)
         return every, every
     keys = np.ascontiguousarray(keys.reshape(len(keys), -1))
@@ -59,24 +62,102 @@ def _take_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
 
 
 NARROW_PRODUCT_COLUMNS = 8
-"""A product with at most this many columns is computed over every row of the citizen matrix and the block's rows
-gathered from the dense result (see :func:`_rows_times`)."""
+"""A product with at most this many columns, over a good share of the citizen rows, is computed by
+:func:`_narrow_times` (an interactive query: one need, a few languages or occupations)."""
+
+Columns = list[tuple[np.ndarray, np.ndarray]]
+"""The right-hand side of a narrow product, column by column: (codes, weights) of its stored entries."""
+
+_COLUMNS: dict[int, sp.csc_matrix] = {}
+_COLUMNS_LOCK = threading.Lock()
+
+
+def _columns_of(matrix: sp.csr_matrix) -> sp.csc_matrix:
+    """A CSC copy of ``matrix`` (sorted indices), made once per matrix object and dropped with it. Feature
+    matrices are never modified in place (an update builds new ones), so the copy stays valid for their life."""
+    key = id(matrix)
+    found = _COLUMNS.get(key)
+    if found is None:
+        found = matrix.tocsc()
+        found.sort_indices()
+        with _COLUMNS_LOCK:
+            if key not in _COLUMNS:
+                _COLUMNS[key] = found
+                weakref.finalize(matrix, _COLUMNS.pop, key, None)
+            found = _COLUMNS[key]
+    return found
+
+
+def _is_narrow(n_columns: int, rows: np.ndarray, matrix: sp.csr_matrix) -> bool:
+    return n_columns <= NARROW_PRODUCT_COLUMNS and len(rows) * 8 >= matrix.shape[0]
+
+
+def _row_columns(matrix: sp.csr_matrix, rows: np.ndarray) -> Columns:
+    """Rows of a need-side CSR matrix as the columns of a product's right-hand side (its transpose)."""
+    ip, ix, data = matrix.indptr, matrix.indices, matrix.data
+    return [(ix[ip[r] : ip[r + 1]], data[ip[r] : ip[r + 1]]) for r in rows.tolist()]
+
+
+_NO_CODES = np.zeros(0, np.int64)
+_ONE = np.ones(1, F32)
+
+
+def _one_hot_columns(cols: np.ndarray) -> Columns:
+    """One column per code: a 1 at ``cols[j]``, nothing where ``cols[j] < 0`` (as :func:`_one_hot`)."""
+    return [(np.array([c]), _ONE) if c >= 0 else (_NO_CODES, _ONE[:0]) for c in cols.tolist()]
+
+
+def _narrow_times(matrix: sp.csr_matrix, rows: np.ndarray, columns: Columns) -> np.ndarray:
+    """Dense float32 ``matrix[rows] @ W`` for a narrow ``W`` given by its columns.
+
+    Reads only the columns of ``matrix`` that ``W`` has entries for (from a cached CSC copy), over all rows, and
+    gathers the block's rows from the result: scipy's per-call overheads (slicing CSR rows, densifying ``W``, a
+    pass over every stored entry) cost more than the arithmetic here. Values are identical to
+    :func:`_rows_times`: each output entry is summed in float32 in ascending order of the shared code (as CSR
+    row sums, CSC sweeps and sparse × sparse products all do; ``np.add.at`` adds in index order), and the codes
+    left out only ever add exact zeros.
+    """
+    csc = _columns_of(matrix)
+    out = np.zeros((matrix.shape[0], len(columns)), dtype=matrix.dtype)
+    for j, (codes, weights) in enumerate(columns):
+        if len(codes) == 0:
+            continue
+        if len(codes) == 1:  # one code (a one-hot column): each row gets at most one term, 0 + term = term
+            lo, hi = csc.indptr[codes[0]], csc.indptr[codes[0] + 1]
+            out[csc.indices[lo:hi], j] = csc.data[lo:hi] * weights.astype(matrix.dtype)[0]
+            continue
+        if bool(np.any(codes[1:] < codes[:-1])):
+            order = np.argsort(codes, kind="stable")
+            codes, weights = codes[order], weights[order]
+        which, pos = _entries(csc, codes)
+        np.add.at(out[:, j], csc.indices[pos], csc.data[pos] * weights.astype(matrix.dtype)[which])
+    return np.asarray(out[rows], dtype=F32)
 
 
 def _rows_times(matrix: sp.csr_matrix, rows: np.ndarray, right: sp.csr_matrix | sp.csc_matrix) -> np.ndarray:
-    """Dense float32 ``matrix[rows] @ right``.
-
-    When ``right`` is narrow (an interactive query: one need, a few languages or occupations) and the block takes
-    a good share of the rows, the product over *all* rows costs microseconds while slicing the CSR rows out
-    costs about a millisecond per matrix; then the product comes first and the rows are gathered from it. Each
-    output row is the same sum over the same stored entries either way, so the values are identical.
-    """
-    n = matrix.shape[0]
-    if right.shape[1] <= NARROW_PRODUCT_COLUMNS and len(rows) * 8 >= n:
-        # sparse × small dense: one pass over the stored entries, no sparse result to build
-        full = matrix @ np.asarray(right.toarray(), dtype=matrix.dtype)
-        return np.asarray(full[rows], dtype=F32)
+    """Dense float32 ``matrix[rows] @ right`` (a block's worth of needs: see :func:`_narrow_times` for a few)."""
     return np.asarray((_take_rows(matrix, rows) @ right).toarray(), dtype=F32)
+
+
+def _entries(matrix: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position in ``rows``, position in ``matrix.indices``/``data``) of every stored entry of those rows."""
+    starts = matrix.indptr[rows]
+    counts = matrix.indptr[rows + 1] - starts
+    which = np.repeat(np.arange(len(rows)), counts)
+    pos = np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(starts, counts)
+    return which, pos
+
+
+def _dense_rows(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Dense ``matrix[rows][:, cols]`` (``cols`` sorted, unique) read straight off the CSR arrays: for the
+    narrow per-need language tables, where scipy's two slicings and a densify cost ~100 µs each."""
+    which, pos = _entries(matrix, rows)
+    out = np.zeros((len(rows), len(cols)), dtype=matrix.dtype)
+    stored = matrix.indices[pos]
+    col = np.minimum(np.searchsorted(cols, stored), max(len(cols) - 1, 0))
+    hit = cols[col] == stored if len(cols) else np.zeros(len(pos), bool)
+    out[which[hit], col[hit]] = matrix.data[pos[hit]]
+    return out
 
 
 def _one_hot(cols: np.ndarray, n_codes: int) -> sp.csc_matrix:
@@ -209,10 +290,16 @@ class RuleScorer(Scorer):
         self, cit: CitizenFeatures, c_rows: np.ndarray, needs: NeedFeatures, n_rows: np.ndarray, shape: tuple[int, int]
     ) -> np.ndarray:
         """Weighted coverage: citizen skill weights · the need's skill vector, clipped at 1 (one sparse product)."""
-        vector = needs.skill_vector[n_rows]
-        if vector.nnz == 0 or cit.skills.nnz == 0:
-            return _const(0.0, shape)
-        out = _rows_times(cit.skills, c_rows, vector.T)
+        if _is_narrow(len(n_rows), c_rows, cit.skills):
+            columns = _row_columns(needs.skill_vector, n_rows)
+            if cit.skills.nnz == 0 or not any(len(codes) for codes, _ in columns):
+                return _const(0.0, shape)
+            out = _narrow_times(cit.skills, c_rows, columns)
+        else:
+            vector = needs.skill_vector[n_rows]
+            if vector.nnz == 0 or cit.skills.nnz == 0:
+                return _const(0.0, shape)
+            out = _rows_times(cit.skills, c_rows, vector.T)
         np.minimum(out, F32(1.0), out=out)
         return out
 
@@ -240,7 +327,10 @@ class RuleScorer(Scorer):
                 continue
             if matrix.nnz == 0:
                 continue
-            hits = _rows_times(matrix, c_rows, _one_hot(cols, matrix.shape[1]))
+            if _is_narrow(len(cols), c_rows, matrix):
+                hits = _narrow_times(matrix, c_rows, _one_hot_columns(cols))
+            else:
+                hits = _rows_times(matrix, c_rows, _one_hot(cols, matrix.shape[1]))
             if credit != 1.0:
                 hits *= F32(credit)
             table = hits if table is None else np.maximum(table, hits, out=table)
@@ -272,6 +362,9 @@ class RuleScorer(Scorer):
         level = needs.level[n_rows].astype(np.intp)
         if not np.any(level):
             return _const(1.0, shape)
+        if shape[1] < DEDUP_MIN_COLUMNS:  # a few needs: one gather of (citizen, level) cells
+            table = cit.qual_fit
+            return np.take(table.ravel(), (c_rows * table.shape[1])[:, None] + level[None, :])
         fit = cit.qual_fit[c_rows]
         first, inv = _distinct_rows(fit, shape[1])
         return np.take(fit[first], level, axis=1)[inv]
@@ -305,13 +398,16 @@ class RuleScorer(Scorer):
         Computed once per distinct combination of the citizens' levels in the asked languages (a handful),
         then gathered out to the citizens.
         """
-        req = needs.lang_req[n_rows]
-        if req.nnz == 0:
+        lang_req = needs.lang_req
+        langs = np.unique(lang_req.indices[_entries(lang_req, n_rows)[1]])
+        if len(langs) == 0:
             return _const(1.0, shape)
-        langs = np.unique(req.indices)
-        asked = req[:, langs].toarray().astype(F32)  # (n_n, L)
-        hard = needs.lang_hard[n_rows][:, langs].toarray() > 0
-        have = _rows_times(cit.languages, c_rows, _one_hot(langs, cit.languages.shape[1]))  # (n_c, L)
+        asked = _dense_rows(lang_req, n_rows, langs).astype(F32)  # (n_n, L)
+        hard = _dense_rows(needs.lang_hard, n_rows, langs) > 0
+        if _is_narrow(len(langs), c_rows, cit.languages):
+            have = _narrow_times(cit.languages, c_rows, _one_hot_columns(langs))  # (n_c, L)
+        else:
+            have = _rows_times(cit.languages, c_rows, _one_hot(langs, cit.languages.shape[1]))
         first, inv = _distinct_rows(have, shape[1])
         reps = have[first]
         penalty = needs.lang_penalty[n_rows][None, :]
@@ -434,13 +530,14 @@ class RuleScorer(Scorer):
         start = needs.start_day[n_rows]
         if len(avail) == 0 or len(start) == 0 or avail.max() <= start.min():
             return _const(1.0, shape)
-        days, inv = np.unique(avail, return_inverse=True)
+        # one row per distinct day, gathered out; against a few needs the sort costs more than it saves
+        days, inv = (avail, None) if shape[1] < DEDUP_MIN_COLUMNS else np.unique(avail, return_inverse=True)
         # Day numbers (~20,000) are exact in float32, so the difference is exact and block-independent.
         wait = np.subtract.outer(days.astype(F32), start.astype(F32))
         wait *= F32(1.0 / self.policy.availability_horizon_days)
         np.clip(wait, 0.0, 1.0, out=wait)
         np.subtract(F32(1.0), wait, out=wait)
-        return wait[inv.ravel()]
+        return wait if inv is None else wait[inv.ravel()]
 
     def _regulated_gate(
         self,

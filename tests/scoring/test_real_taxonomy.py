@@ -105,3 +105,29 @@ def test_regulated_experience_counts_for_unregulated_neighbours(real: tuple[Taxo
     assert (experience[1] == 0).all()
     assert (block.total[0] > block.total[1]).all()
     assert (block.gates == 0).all()
+
+
+def test_one_need_and_one_citizen_blocks_equal_the_wide_block(real: tuple[Taxonomy, Postcodes]) -> None:
+    """The interactive queries (one need against many citizens, one citizen against many needs) take other
+    product and dedup paths than the nightly run's wide blocks; on realistic data every value must be the same."""
+    from matcher.synthetic import generate
+
+    taxonomy, postcodes = real
+    policy = ScoringPolicy()
+    world = generate(400, 40, seed=5, today=TODAY)
+    cf = CitizenFeatures.build(list(enumerate(world.citizens, 1)), taxonomy, postcodes, policy, TODAY)
+    nf = NeedFeatures.build(list(enumerate(world.vacancies, 1)), taxonomy, postcodes, policy, TODAY)
+    scorer = RuleScorer(policy, taxonomy)
+    wide = scorer.score_block(cf, np.arange(cf.n), nf, np.arange(nf.n))
+    assert wide.components["skills"].any() and wide.components["experience"].any()
+    subset = np.sort(np.random.default_rng(1).choice(cf.n, cf.n // 2, replace=False))
+    blocks = [(np.arange(cf.n), np.array([j])) for j in range(nf.n)]
+    blocks += [(subset, np.arange(j, j + 3)) for j in range(0, nf.n - 3, 3)]  # a few needs, part of the rows
+    blocks += [(np.array([i]), np.arange(nf.n)) for i in range(0, cf.n, 7)]  # one citizen, every need
+    for c_rows, n_rows in blocks:
+        part = scorer.score_block(cf, c_rows, nf, n_rows)
+        sel = np.ix_(c_rows, n_rows)
+        assert np.array_equal(part.total, wide.total[sel])
+        assert np.array_equal(part.gates, wide.gates[sel])
+        for name, values in wide.components.items():
+            assert np.array_equal(np.asarray(part.components[name]), values[sel]), name
