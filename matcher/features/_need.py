@@ -47,6 +47,15 @@ def top_related(taxonomy: Taxonomy, k: int) -> sp.csr_matrix:
     return keep_top_k(taxonomy.skill_related, k)
 
 
+@lru_cache(maxsize=4)
+def related_tuples(taxonomy: Taxonomy, k: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[float, ...]]:
+    """:func:`top_related` as (indptr, indices, data) tuples of Python numbers: the build loop slices them per
+    essential skill. Cached because converting the whole matrix costs ~1 ms, which was most of building the one
+    row of an ad hoc search's need."""
+    top = top_related(taxonomy, k)
+    return tuple(top.indptr.tolist()), tuple(top.indices.tolist()), tuple(top.data.tolist())
+
+
 def infer_level(isco: int, policy: ScoringPolicy) -> int:
     """Typical EQF level of an occupation from its ISCO major group (0 = unknown)."""
     if isco < 0:
@@ -134,8 +143,7 @@ class NeedFeatures(FeatureTable):
         skill_row = taxonomy.skill_row
         occ_row = taxonomy.occupation_row
         is_language = np.asarray(taxonomy.skill_is_language, dtype=bool)
-        top = top_related(taxonomy, policy.related_skill_top_k)
-        related = (top.indptr.tolist(), top.indices.tolist(), top.data.tolist())  # fast slicing in the loop
+        related = related_tuples(taxonomy, policy.related_skill_top_k)
         credit = policy.related_skill_credit
         today_day = day_number(today)
 
@@ -285,7 +293,7 @@ class NeedFeatures(FeatureTable):
 def _skill_vector(
     essential: dict[int, float],
     optional: dict[int, float],
-    related: tuple[list[int], list[int], list[float]],
+    related: tuple[tuple[int, ...], tuple[int, ...], tuple[float, ...]],
     credit: float,
     optional_share: float,
 ) -> dict[int, float]:

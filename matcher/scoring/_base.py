@@ -41,9 +41,13 @@ GATE_NAMES: dict[Gate, str] = {
 }
 
 
+_GATE_BITS: tuple[tuple[int, str], ...] = tuple((int(gate), name) for gate, name in GATE_NAMES.items())
+
+
 def gate_names(bits: int) -> list[str]:
     """The names of the gates set in ``bits``, in a fixed order."""
-    return [name for gate, name in GATE_NAMES.items() if bits & gate]
+    bits = int(bits)  # plain ints: an IntFlag operand costs an enum construction per test
+    return [name for gate, name in _GATE_BITS if bits & gate] if bits else []
 
 
 COMPONENTS: tuple[str, ...] = (

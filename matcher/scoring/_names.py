@@ -6,6 +6,8 @@ serves come mostly from a short list of countries, which we name by hand, fallin
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import pycountry
 
 from matcher.domain import Weekday
@@ -48,6 +50,7 @@ MONTH_DA = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "augus
             "november", "december")  # fmt: skip
 
 
+@lru_cache(maxsize=1024)
 def country_name(code: str, lang: str) -> str:
     """Country name in Danish (``lang='da'``) or English; the code itself if pycountry does not know it."""
     if lang == "da" and code in COUNTRY_DA:
@@ -60,6 +63,7 @@ def country_name(code: str, lang: str) -> str:
     return str(getattr(country, "common_name", None) or country.name)
 
 
+@lru_cache(maxsize=1024)
 def language_name(code: str, lang: str) -> str:
     if lang == "da" and code in LANGUAGE_DA:
         return LANGUAGE_DA[code]
