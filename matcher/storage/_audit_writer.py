@@ -177,15 +177,19 @@ class AuditWriter:
         with self._engine.begin() as conn:
             named = sorted({int(e.subject_id) for item in batch for e in item.entries if _names_citizen(e)})
             existing: set[int] = set()
-            for i in range(0, len(named), 10_000):  # SQLite allows 32,766 parameters per statement
-                chunk = named[i : i + 10_000]
-                if sqlite:
-                    found = conn.exec_driver_sql(
-                        f"SELECT id FROM citizens WHERE id IN ({', '.join('?' * len(chunk))})", tuple(chunk)
-                    )
-                else:  # the share lock orders us against a concurrent erase (module doc)
-                    found = conn.exec_driver_sql("SELECT id FROM citizens WHERE id = ANY(%s) FOR SHARE", (chunk,))
-                existing.update(row[0] for row in found)
+            cursor = conn.connection.cursor()  # the DB-API cursor, in this transaction: rows as plain tuples
+            try:
+                for i in range(0, len(named), 10_000):  # SQLite allows 32,766 parameters per statement
+                    chunk = named[i : i + 10_000]
+                    if sqlite:
+                        cursor.execute(
+                            f"SELECT id FROM citizens WHERE id IN ({', '.join('?' * len(chunk))})", tuple(chunk)
+                        )
+                    else:  # the share lock orders us against a concurrent erase (module doc)
+                        cursor.execute("SELECT id FROM citizens WHERE id = ANY(%s) FOR SHARE", (chunk,))
+                    existing.update(row[0] for row in cursor.fetchall())
+            finally:
+                cursor.close()
             erased = set(named) - existing
             rows = []
             for item in batch:

@@ -92,6 +92,19 @@ def test_ad_hoc_search_is_not_stored(api: Api) -> None:
     assert listing["total"] == 1
 
 
+def test_ad_hoc_search_names_an_unknown_employer(api: Api) -> None:
+    _setup(api, n=2)
+    known = {"need": s.vacancy_json(api.employer_a, 5), "limit": 2}
+    unknown = {"need": {**s.vacancy_json(api.employer_a, 5), "employer_id": 987654}, "limit": 2}
+    # before and after a search that found its employer (the service remembers stored employers)
+    for body in (unknown, known, unknown):
+        r = api.call("consultant", "POST", "/v1/search/candidates", json=body)
+        if body is known:
+            assert r.status_code == 200, r.text
+        else:
+            assert r.status_code == 404 and r.json()["field"] == "employer_id", r.text
+
+
 def test_feedback_hide_and_pin_apply_at_once(api: Api) -> None:
     _, vid = _setup(api, n=4)
     before = api.call("consultant", "GET", f"/v1/vacancies/{vid}/candidates").json()["results"]

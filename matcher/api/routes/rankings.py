@@ -135,7 +135,7 @@ async def vacancy_candidates(
     if ranked is None:
         ranked = await run_in_threadpool(index.candidates_entry, vacancy_id, limit, offset, filters)
     about = {"vacancy_id": vacancy_id}
-    entries = [AuditEntry("candidates.read", "citizen", m.citizen_id, about) for m in ranked.matches]
+    entries = [AuditEntry("candidates.read", "citizen", cid, about) for cid in ranked.citizen_ids]
     await audit.record_reads_async("matching", entries)
     if ranked.body is None:
         page = CandidateList(results=consultant_results(index, ranked.matches, offset), limit=limit, offset=offset)

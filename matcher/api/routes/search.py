@@ -31,8 +31,11 @@ def search_candidates(
     workplace context the need describes). The response echoes the need as resolved."""
     data = body.need.model_dump(mode="json", exclude_unset=True)
     reject_nul(data, ("body", "need"))
-    EmployerRepository(session).get(body.need.employer_id)
-    session.commit()  # end the read transaction: on SQLite it holds the write lock while we rank
+    employer_id = body.need.employer_id
+    if not index.employer_known(employer_id):
+        EmployerRepository(session).get(employer_id)  # 404 naming the employer when it is not stored
+        session.commit()  # end the read transaction: on SQLite it holds the write lock while we rank
+        index.note_employer(employer_id)
     vacancy = normalizer.resolve_vacancy(Vacancy.model_validate(data))
     filters = CandidateFilter(
         radius_km=body.radius_km,

@@ -1,0 +1,53 @@
+"""The live index's list cache: bounded by the matches it holds, least recently used dropped first, emptied by a
+write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from matcher.api._index import LiveIndex
+from matcher.domain import Explanation, Match
+
+
+class CountingEngine:
+    """Answers ``candidates`` with ``limit`` made-up matches and counts how often it ranked."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def candidates(self, need_id: int, limit: int, offset: int, filters: Any, explain: bool) -> list[Match]:
+        self.calls += 1
+        return [
+            Match(citizen_id=i, need_id=need_id, score=0.5, components={}, gates=[], explanation=Explanation())
+            for i in range(limit)
+        ]
+
+    def set_feedback_overrides(self, pinned: set[tuple[int, int]], hidden: set[tuple[int, int]]) -> None:
+        pass
+
+
+def test_cache_holds_at_most_its_budget_of_matches_dropping_the_least_recently_used() -> None:
+    engine = CountingEngine()
+    index = LiveIndex(engine, cache_matches=50)  # type: ignore[arg-type]
+    for need in (1, 2):  # 40 matches cached
+        index.candidates_entry(need, 20, 0, None)
+    index.candidates_entry(1, 20, 0, None)  # a hit: need 1 is now the most recently used
+    assert engine.calls == 2
+    index.candidates_entry(3, 20, 0, None)  # 60 > 50: need 2, the least recently used, is dropped
+    assert engine.calls == 3
+    index.candidates_entry(1, 20, 0, None)
+    index.candidates_entry(3, 20, 0, None)
+    assert engine.calls == 3  # both still cached
+    index.candidates_entry(2, 20, 0, None)
+    assert engine.calls == 4  # ranked again
+
+
+def test_a_list_larger_than_the_budget_is_served_and_a_write_empties_the_cache() -> None:
+    engine = CountingEngine()
+    index = LiveIndex(engine, cache_matches=10)  # type: ignore[arg-type]
+    assert len(index.candidates(1, 30, 0, None)) == 30
+    index.candidates(1, 30, 0, None)
+    assert engine.calls == 1  # the newest list is kept even when alone over the budget
+    index.set_overrides(set(), set())
+    index.candidates(1, 30, 0, None)
+    assert engine.calls == 2
