@@ -10,8 +10,9 @@ with the server. Everything is bounded in time.
 
     .venv/bin/python benchmarks/api_load.py [--citizens 10000] [--needs 300] [--seconds 20] [--threads 8] [--rounds 3]
 
-When ``wrk`` is installed (Debian package ``wrk``) the cached-list phase is also measured with it: a C client
-that takes far less CPU than Python threads, so on a 2-core machine it shows the server's own rate.
+When ``wrk`` is installed (Debian package ``wrk``) all three phases are also measured with it, ``--rounds``
+times each (median reported): a C client that takes far less CPU than Python threads, so on a 2-core machine it
+shows the server's own rate.
 """
 
 from __future__ import annotations
@@ -92,26 +93,47 @@ def hammer(base: str, key: str, make_request: object, seconds: float, threads: i
     }
 
 
-WRK_SCRIPT = """
+WRK_CACHED = """
 math.randomseed(7)
-local ids = {%s}
+local ids = {%(ids)s}
 request = function()
   return wrk.format("GET", "/v1/vacancies/" .. ids[math.random(#ids)] .. "/candidates?limit=20")
 end
 """
 
+WRK_UNCACHED = """
+local ids = {%(ids)s}
+init = function(args)
+  -- seeded per thread and per run (a table's address differs per thread): a replayed sequence would hit the cache
+  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%%x+)"), 16))
+end
+request = function()
+  -- a distinct, negligible min_score per request defeats the list cache: the engine ranks every time
+  local q = string.format("/candidates?limit=20&min_score=%%.18f", math.random(1, 1000000000) * 1e-18)
+  return wrk.format("GET", "/v1/vacancies/" .. ids[math.random(#ids)] .. q)
+end
+"""
 
-def wrk_candidates(
-    base: str, key: str, need_ids: list[int], seconds: float, workdir: Path, rounds: int = 3
-) -> str | None:
-    """wrk on cached candidate lists (2 threads, 8 connections), ``rounds`` runs one after another, or None
-    without wrk. Each round adds ~100k audit rows, and a SQLite service slows as its audit log grows, so every
+WRK_AD_HOC = """
+math.randomseed(7)
+local bodies = {}
+for line in io.lines("%(bodies)s") do bodies[#bodies + 1] = line end
+wrk.headers["Content-Type"] = "application/json"  -- kept with the -H Authorization header
+request = function()
+  return wrk.format("POST", "/v1/search/candidates", nil, bodies[math.random(#bodies)])
+end
+"""
+
+
+def run_wrk(base: str, key: str, script_text: str, seconds: float, workdir: Path, rounds: int) -> str | None:
+    """wrk (2 threads, 8 connections) with the given Lua request script, ``rounds`` runs one after another, or
+    None without wrk. Each round adds audit rows, and a SQLite service slows as its audit log grows, so every
     round is printed and the median taken."""
     wrk = shutil.which("wrk")
     if wrk is None:
         return None
-    script = workdir / "candidates.lua"
-    script.write_text(WRK_SCRIPT % ", ".join(str(i) for i in need_ids), encoding="utf-8")
+    script = workdir / "requests.lua"
+    script.write_text(script_text, encoding="utf-8")
     lines, rates = [], []
     for i in range(rounds):
         out = subprocess.run(
@@ -197,7 +219,7 @@ def main() -> None:
 
         def uncached(client: httpx.Client, rng: random.Random) -> httpx.Response:
             # a distinct, negligible min_score per request defeats the list cache: the engine ranks every time
-            params = {"limit": 20, "min_score": f"{rng.random() * 1e-9:.12f}"}
+            params = {"limit": 20, "min_score": f"{rng.randint(1, 10**9) * 1e-18:.18f}"}
             return client.get(f"/v1/vacancies/{rng.choice(need_ids)}/candidates", params=params)
 
         def ad_hoc(client: httpx.Client, rng: random.Random) -> httpx.Response:
@@ -208,9 +230,18 @@ def main() -> None:
             for nid in need_ids:  # steady state: every list computed once since the last write
                 client.get(f"/v1/vacancies/{nid}/candidates", params={"limit": 20})
         print(f"first (uncached) list for each of {len(need_ids)} needs: {time.perf_counter() - t0:.1f} s")
-        summary = wrk_candidates(base, key, need_ids, args.seconds, workdir, args.rounds)
-        if summary is not None:
-            print(f"GET /v1/vacancies/{{id}}/candidates, lists cached, wrk (2 threads, 8 connections):\n{summary}")
+        ids = ", ".join(str(i) for i in need_ids)
+        bodies = workdir / "bodies.jsonl"
+        bodies.write_text("".join(json.dumps({"need": n, "limit": 20}) + "\n" for n in needs), encoding="utf-8")
+        for name, script in (
+            ("GET /v1/vacancies/{id}/candidates, lists cached", WRK_CACHED % {"ids": ids}),
+            ("GET /v1/vacancies/{id}/candidates, engine every time", WRK_UNCACHED % {"ids": ids}),
+            ("POST /v1/search/candidates (ad hoc, engine every time)", WRK_AD_HOC % {"bodies": bodies}),
+        ):
+            summary = run_wrk(base, key, script, args.seconds, workdir, args.rounds)
+            if summary is None:
+                break
+            print(f"{name}, wrk (2 threads, 8 connections):\n{summary}")
         short = max(5.0, args.seconds / 3)
         for name, fn, seconds in (
             ("GET /v1/vacancies/{id}/candidates, lists cached", candidates, args.seconds),
