@@ -3,6 +3,9 @@ write."""
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from matcher.api._index import LiveIndex
@@ -12,11 +15,21 @@ from matcher.domain import Explanation, Match
 class CountingEngine:
     """Answers ``candidates`` with ``limit`` made-up matches and counts how often it ranked."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float = 0.0) -> None:
         self.calls = 0
+        self.seconds = seconds
+        self.running = 0
+        self.most_at_once = 0
+        self._lock = threading.Lock()
 
     def candidates(self, need_id: int, limit: int, offset: int, filters: Any, explain: bool) -> list[Match]:
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        time.sleep(self.seconds)
+        with self._lock:
+            self.running -= 1
         return [
             Match(citizen_id=i, need_id=need_id, score=0.5, components={}, gates=[], explanation=Explanation())
             for i in range(limit)
@@ -51,3 +64,14 @@ def test_a_list_larger_than_the_budget_is_served_and_a_write_empties_the_cache()
     index.set_overrides(set(), set())
     index.candidates(1, 30, 0, None)
     assert engine.calls == 2
+
+
+def test_rankings_run_one_at_a_time_and_a_list_asked_for_meanwhile_is_ranked_once() -> None:
+    engine = CountingEngine(seconds=0.05)
+    index = LiveIndex(engine)  # type: ignore[arg-type]
+    with ThreadPoolExecutor(8) as pool:
+        same = list(pool.map(lambda _: index.candidates_entry(7, 20, 0, None), range(4)))
+        list(pool.map(lambda need: index.candidates_entry(need, 20, 0, None), range(100, 104)))
+    assert engine.most_at_once == 1
+    assert engine.calls == 1 + 4  # the four concurrent reads of need 7 share one ranking
+    assert all(entry is same[0] for entry in same)
