@@ -29,7 +29,7 @@ from matcher.features import CitizenFeatures, NeedFeatures
 from matcher.ranking._blocking import GeoGroups, rows_within_radius
 from matcher.ranking._filters import CandidateFilter, NeedFilter
 from matcher.ranking._topk import TopK, blocked_topk, pairs_per_block
-from matcher.scoring import RuleScorer, ScoreBlock, Scorer, explain, gate_names
+from matcher.scoring import NeedText, RuleScorer, ScoreBlock, Scorer, explain, gate_names, need_text
 from matcher.taxonomy import Postcodes, Taxonomy
 
 log = logging.getLogger(__name__)
@@ -375,12 +375,12 @@ class MatchEngine:
 
     def _match(
         self, citizen_id: int, need_id: int, citizen: Citizen, need: Vacancy, block: ScoreBlock,
-        i: int, j: int, with_explanation: bool,
+        i: int, j: int, with_explanation: bool, about_need: NeedText | None = None,
     ) -> Match:
         components = {name: float(values[i, j]) for name, values in block.components.items()}
         gates = int(block.gates[i, j])
         explanation = (
-            explain(citizen, need, components, gates, self.taxonomy, self.postcodes, self.policy)
+            explain(citizen, need, components, gates, self.taxonomy, self.postcodes, self.policy, about_need)
             if with_explanation
             else Explanation()
         )
@@ -437,8 +437,9 @@ class MatchEngine:
                 block = self._scorer.score_block(feats, chunk, needs, np.array([n_row]))
                 slices.append(_Scored(feats.ids[chunk], block, axis=0))
         page = self._select(slices, hidden, pinned, filters.min_score, limit, offset)
+        about = need_text(need, self.taxonomy, self.postcodes) if with_explanation and page else None
         return [
-            self._match(cid, need_id, state.citizens.object(cid), need, part.block, r, 0, with_explanation)
+            self._match(cid, need_id, state.citizens.object(cid), need, part.block, r, 0, with_explanation, about)
             for part, r, cid in page
         ]
 

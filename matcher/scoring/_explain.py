@@ -61,9 +61,9 @@ def _num(value: float) -> str:
     return f"{value:g}"
 
 
+_WEEKDAY_POSITION = {day: i for i, day in enumerate(Weekday)}
 # Plain-int gate bits for the tests below: IntFlag's own ``&`` builds an enum member each time (~6 µs), and an
 # explanation makes a dozen such tests.
-_WEEKDAY_POSITION = {day: i for i, day in enumerate(Weekday)}
 _BITS_CAPACITY = int(Gate.CAPACITY)
 _BITS_COMMUTE = int(Gate.COMMUTE)
 _BITS_DRIVING_LICENCE = int(Gate.DRIVING_LICENCE)
@@ -90,6 +90,41 @@ def _coords(postcode: str | None, location: object, postcodes: Postcodes) -> tup
     return postcodes.coordinates(postcode) if postcode else None
 
 
+@dataclass(frozen=True)
+class NeedText:
+    """What the explanations of one need's pairs take from the need alone, worked out once: a ranked list explains
+    many citizens against the same need. Make it with :func:`need_text`."""
+
+    occupation_uri: str | None
+    occupation_da: str
+    occupation_en: str
+    essential: tuple[str, ...]  # essential skill URIs (from the ESCO profile when the need lists none), no languages
+    from_profile: bool
+    wanted: tuple[str, ...]  # optional skill URIs, no languages (used when there are no essential ones)
+    coordinates: tuple[float, float] | None
+
+
+def need_text(need: Vacancy, taxonomy: Taxonomy, postcodes: Postcodes) -> NeedText:
+    need_occ = need.occupation_uri or (need.occupation_resolved.uri if need.occupation_resolved else None)
+    essential = [r.effective_uri for r in need.essential_skills if r.effective_uri]
+    from_profile = False
+    occ_row = taxonomy.occupation_row.get(need_occ) if need_occ else None
+    if not essential and occ_row is not None:
+        lo, hi = taxonomy.occ_essential.indptr[occ_row], taxonomy.occ_essential.indptr[occ_row + 1]
+        essential = [taxonomy.skill_uris[c] for c in taxonomy.occ_essential.indices[lo:hi]]
+        from_profile = True
+    wanted = dict.fromkeys(r.effective_uri for r in need.optional_skills if r.effective_uri)
+    return NeedText(
+        occupation_uri=need_occ,
+        occupation_da=_occupation_label(need_occ, taxonomy, "da", need.title),
+        occupation_en=_occupation_label(need_occ, taxonomy, "en", need.title),
+        essential=tuple(u for u in dict.fromkeys(essential) if not _is_language_skill(u, taxonomy)),
+        from_profile=from_profile,
+        wanted=tuple(u for u in wanted if u is not None and not _is_language_skill(u, taxonomy)),
+        coordinates=_coords(need.postcode, need.location, postcodes),
+    )
+
+
 def explain(
     citizen: Citizen,
     need: Vacancy,
@@ -98,16 +133,18 @@ def explain(
     taxonomy: Taxonomy,
     postcodes: Postcodes,
     policy: ScoringPolicy,
+    about_need: NeedText | None = None,
 ) -> Explanation:
     """Two to five sentences (Danish and English) on why ``citizen`` scores as it does for ``need``.
 
     ``components`` and ``gates`` are the pair's values from :meth:`Scorer.score_block`. Broken gates come first
     (they decide), then the components that moved the score most (weight × distance from neutral).
+    ``about_need``: :func:`need_text` of ``need``, when the caller explains several pairs of the same need.
     """
+    about = about_need if about_need is not None else need_text(need, taxonomy, postcodes)
     weights = vars(policy.weights)  # read only; a plain dict of the model's fields, without a copy
-    need_occ = need.occupation_uri or (need.occupation_resolved.uri if need.occupation_resolved else None)
-    occ_da = _occupation_label(need_occ, taxonomy, "da", need.title)
-    occ_en = _occupation_label(need_occ, taxonomy, "en", need.title)
+    need_occ = about.occupation_uri
+    occ_da, occ_en = about.occupation_da, about.occupation_en
     out: list[_Sentence] = []
 
     def add(priority: float, da: str, en: str) -> None:
@@ -145,14 +182,7 @@ def explain(
 
     # ---------------------------------------------------------------------------------------- skills
     held = {c.effective_uri for c in citizen.skills if c.effective_uri}
-    essential = [r.effective_uri for r in need.essential_skills if r.effective_uri]
-    from_profile = False
-    occ_row = taxonomy.occupation_row.get(need_occ) if need_occ else None
-    if not essential and occ_row is not None:
-        lo, hi = taxonomy.occ_essential.indptr[occ_row], taxonomy.occ_essential.indptr[occ_row + 1]
-        essential = [taxonomy.skill_uris[c] for c in taxonomy.occ_essential.indices[lo:hi]]
-        from_profile = True
-    essential = [u for u in dict.fromkeys(essential) if not _is_language_skill(u, taxonomy)]
+    essential, from_profile = about.essential, about.from_profile
     if essential:
         covered = sum(1 for u in essential if u in held)
         partial = _related_count([u for u in essential if u not in held], held, taxonomy, policy)
@@ -166,8 +196,7 @@ def explain(
             en += f" (from the ESCO profile of {occ_en})"
         add(50 + impact("skills"), da, en)
     else:
-        wanted = [u for u in dict.fromkeys(r.effective_uri for r in need.optional_skills if r.effective_uri)]
-        wanted = [u for u in wanted if not _is_language_skill(u, taxonomy)]
+        wanted = about.wanted
         if wanted:
             have = sum(1 for u in wanted if u in held)
             add(50 + impact("skills"), f"Har {have} af {len(wanted)} ønskede kompetencer",
@@ -266,7 +295,7 @@ def explain(
 
     # ---------------------------------------------------------------------------------------- geography
     here = _coords(citizen.postcode, citizen.location, postcodes)
-    there = _coords(need.postcode, need.location, postcodes)
+    there = about.coordinates
     if here is None or there is None:
         add(
             45,
