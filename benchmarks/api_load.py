@@ -9,6 +9,7 @@ with a cache-defeating parameter so the engine ranks every request — and a sho
 with the server. Everything is bounded in time.
 
     .venv/bin/python benchmarks/api_load.py [--citizens 10000] [--needs 300] [--seconds 20] [--threads 8] [--rounds 3]
+    .venv/bin/python benchmarks/api_load.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 When ``wrk`` is installed (Debian package ``wrk``) all three phases are also measured with it, ``--rounds``
 times each (median reported): a C client that takes far less CPU than Python threads, so on a 2-core machine it
@@ -33,6 +34,7 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -163,11 +165,25 @@ def main() -> None:
     parser.add_argument("--needs", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3, help="wrk rounds on cached lists (median reported)")
+    parser.add_argument("--rounds", type=int, default=3, help="wrk rounds per phase (median reported)")
+    parser.add_argument(
+        "--postgres", metavar="URL",
+        help="run against PostgreSQL at URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) in a fresh "
+        "schema, dropped at the end; default: a fresh SQLite file",
+    )  # fmt: skip
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="matcher-load-"))
-    url = f"sqlite:///{workdir / 'load.sqlite'}"
+    schema = None
+    if args.postgres:
+        schema = f"matcher_load_{os.getpid()}"
+        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        sep = "&" if "?" in args.postgres else "?"
+        url = f"{args.postgres}{sep}options=-csearch_path%3D{schema}"
+    else:
+        url = f"sqlite:///{workdir / 'load.sqlite'}"
     world = generate(args.citizens, args.needs, seed=11)
     db, sessions = open_database(url)
     with transaction(sessions) as session:
@@ -263,6 +279,10 @@ def main() -> None:
             server.kill()
         log.close()
         shutil.rmtree(workdir, ignore_errors=True)
+        if schema is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
 
 
 if __name__ == "__main__":
