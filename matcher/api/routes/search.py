@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from matcher.api._bodies import reject_nul
+from matcher.api._bulk import json_response
 from matcher.api.deps import AuditDep, ConsultantKey, IndexDep, NormalizerDep, SessionDep
 from matcher.api.routes._common import AUTH_ERRORS, NOT_FOUND, TOO_LARGE, UNAVAILABLE
 from matcher.api.routes.rankings import consultant_results
@@ -18,7 +19,7 @@ router = APIRouter(
 )
 
 
-@router.post("/candidates")
+@router.post("/candidates", response_model=SearchResult)
 def search_candidates(
     body: SearchRequest,
     key: ConsultantKey,
@@ -26,7 +27,7 @@ def search_candidates(
     session: SessionDep,
     index: IndexDep,
     normalizer: NormalizerDep,
-) -> SearchResult:
+) -> Response:
     """Rank citizens for `need` (normalised like a stored need; `employer_id` must name a stored employer, whose
     workplace context the need describes). The response echoes the need as resolved."""
     data = body.need.model_dump(mode="json", exclude_unset=True)
@@ -46,9 +47,10 @@ def search_candidates(
     about = {"ad_hoc": True}
     entries = [AuditEntry("search.read", "citizen", m.citizen_id, about) for m in matches]
     audit.record_reads("matching", entries)
-    return SearchResult(
+    result = SearchResult(
         results=consultant_results(index, matches, body.offset),
         limit=body.limit,
         offset=body.offset,
         need=VacancyCreate.model_validate(vacancy.model_dump(mode="json", exclude_none=True)),
     )
+    return json_response(result, 200)  # built and validated here: serialised once, not validated again
