@@ -62,9 +62,9 @@ def _pack(m: Match) -> _Packed:
 
 def _unpack(t: _Packed) -> Match:
     cid, nid, score, components, gates, da, en = t
-    return Match.model_construct(
+    return Match(
         citizen_id=cid, need_id=nid, score=score, components=dict(components), gates=list(gates),
-        explanation=Explanation.model_construct(da=list(da), en=list(en)),
+        explanation=Explanation(da=list(da), en=list(en)),
     )  # fmt: skip
 
 
