@@ -264,7 +264,7 @@ def explain(
         add(95 if gated else 30 + impact("language"), da, en)
 
     # ---------------------------------------------------------------------------------------- schedule
-    school = sorted({d for lang in citizen.languages for d in lang.school_weekdays}, key=_WEEKDAY_POSITION.get)
+    school = sorted({d for lang in citizen.languages for d in lang.school_weekdays}, key=_WEEKDAY_POSITION.__getitem__)
     if school:
         clash = [d for d in school if d in need.weekdays]
         days_da, days_en = weekday_names(school, "da"), weekday_names(school, "en")

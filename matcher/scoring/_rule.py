@@ -139,8 +139,9 @@ def _rows_times(matrix: sp.csr_matrix, rows: np.ndarray, right: sp.csr_matrix | 
     return np.asarray((_take_rows(matrix, rows) @ right).toarray(), dtype=F32)
 
 
-def _entries(matrix: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(position in ``rows``, position in ``matrix.indices``/``data``) of every stored entry of those rows."""
+def _entries(matrix: sp.csr_matrix | sp.csc_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position in ``rows``, position in ``matrix.indices``/``data``) of every stored entry of those rows (of
+    those columns, for a CSC matrix)."""
     starts = matrix.indptr[rows]
     counts = matrix.indptr[rows + 1] - starts
     which = np.repeat(np.arange(len(rows)), counts)
