@@ -218,3 +218,25 @@ def test_need_floor_keeps_every_entry_at_or_above_it(scorer: StandInScorer) -> N
     assert full.any()
     assert (above.need_citizen_ids[full] >= 0).sum() < (plain.need_citizen_ids[full] >= 0).sum()
     assert np.array_equal(above.citizen_need_ids, plain.citizen_need_ids)  # citizen lists never use the floor
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_candidates_keep_every_entry_of_each_rows_top_k(seed: int) -> None:
+    """The candidate cut keeps every entry at or above its row's k-th largest value and its running threshold,
+    with ties, gated (-1) and pinned (2) entries mixed in, and never a gated one."""
+    from matcher.ranking._topk import _candidates
+
+    rng = np.random.default_rng(seed)
+    k = 5
+    select = rng.choice(np.linspace(0, 1, 11, dtype=np.float32), size=(40, 97))  # many ties
+    select[rng.random(select.shape) < 0.3] = -1
+    select[rng.random(select.shape) < 0.01] = 2
+    select[:10] = np.sort(select[:10], axis=1)  # the best columns of these rows side by side
+    kth = np.sort(select, axis=1)[:, -k]
+    for thr in (np.zeros(len(select), np.float32), rng.choice([0, 0.3, 0.9], len(select)).astype(np.float32)):
+        i, j = _candidates(select, thr, k)
+        kept = np.zeros(select.shape, bool)
+        kept[i, j] = True
+        must = (select >= kth[:, None]) & (select >= thr[:, None]) & (select >= 0)
+        assert not (must & ~kept).any()
+        assert (select[i, j] >= 0).all()
