@@ -92,7 +92,9 @@ class RankedList:
     def matches(self) -> list[Match]:
         return [_unpack(t) for t in self._packed]
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
+        """How many matches the list holds (not ``__len__``: an empty list must not make the entry falsy)."""
         return len(self._packed)
 
 
@@ -229,10 +231,10 @@ class LiveIndex:
         with self._cache_lock:
             if version == self._version and full_key not in self._cache:  # no write meanwhile: value is current
                 self._cache[full_key] = value
-                self._cache_size += max(1, len(value))
+                self._cache_size += max(1, value.size)
                 while self._cache_size > self.cache_matches and len(self._cache) > 1:
                     _, dropped = self._cache.popitem(last=False)  # least recently used first
-                    self._cache_size -= max(1, len(dropped))
+                    self._cache_size -= max(1, dropped.size)
         return value
 
     @staticmethod
