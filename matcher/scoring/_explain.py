@@ -105,6 +105,7 @@ class NeedText:
 
 
 def need_text(need: Vacancy, taxonomy: Taxonomy, postcodes: Postcodes) -> NeedText:
+    """The need side of :func:`explain`, for passing to it as ``about_need`` when explaining many pairs."""
     need_occ = need.occupation_uri or (need.occupation_resolved.uri if need.occupation_resolved else None)
     essential = [r.effective_uri for r in need.essential_skills if r.effective_uri]
     from_profile = False

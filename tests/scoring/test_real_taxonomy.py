@@ -131,3 +131,25 @@ def test_one_need_and_one_citizen_blocks_equal_the_wide_block(real: tuple[Taxono
         assert np.array_equal(part.gates, wide.gates[sel])
         for name, values in wide.components.items():
             assert np.array_equal(np.asarray(part.components[name]), values[sel]), name
+
+
+def test_explaining_with_the_need_worked_out_once_says_the_same(real: tuple[Taxonomy, Postcodes]) -> None:
+    """A ranked list explains many citizens against one need with ``need_text`` computed once; every sentence must
+    be what a standalone explanation of the pair says."""
+    from matcher.scoring import need_text
+    from matcher.synthetic import generate
+
+    taxonomy, postcodes = real
+    policy = ScoringPolicy()
+    world = generate(60, 12, seed=9, today=TODAY)
+    cf = CitizenFeatures.build(list(enumerate(world.citizens, 1)), taxonomy, postcodes, policy, TODAY)
+    nf = NeedFeatures.build(list(enumerate(world.vacancies, 1)), taxonomy, postcodes, policy, TODAY)
+    block = RuleScorer(policy, taxonomy).score_block(cf, np.arange(cf.n), nf, np.arange(nf.n))
+    for j, need in enumerate(world.vacancies):
+        about = need_text(need, taxonomy, postcodes)
+        for i, citizen in enumerate(world.citizens):
+            comps = {k: float(v[i, j]) for k, v in block.components.items()}
+            gates = int(block.gates[i, j])
+            alone = explain(citizen, need, comps, gates, taxonomy, postcodes, policy)
+            assert explain(citizen, need, comps, gates, taxonomy, postcodes, policy, about) == alone
+            assert 2 <= len(alone.da) <= 5
