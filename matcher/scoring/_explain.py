@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from operator import itemgetter
 
 from matcher.config import ScoringPolicy
 from matcher.domain import (
@@ -31,13 +32,6 @@ from matcher.taxonomy import Postcodes, Taxonomy
 from matcher.taxonomy._geo import EARTH_RADIUS_KM
 
 MAX_SENTENCES = 5
-
-
-@dataclass(order=True)
-class _Sentence:
-    priority: float
-    da: str
-    en: str
 
 
 def _date_da(day: dt.date) -> str:
@@ -146,10 +140,10 @@ def explain(
     weights = vars(policy.weights)  # read only; a plain dict of the model's fields, without a copy
     need_occ = about.occupation_uri
     occ_da, occ_en = about.occupation_da, about.occupation_en
-    out: list[_Sentence] = []
+    out: list[tuple[float, str, str]] = []  # (priority, Danish, English)
 
     def add(priority: float, da: str, en: str) -> None:
-        out.append(_Sentence(priority, da, en))
+        out.append((priority, da, en))
 
     def impact(name: str) -> float:
         value = components.get(name, 0.5)
@@ -182,7 +176,7 @@ def explain(
         )
 
     # ---------------------------------------------------------------------------------------- skills
-    held = {c.effective_uri for c in citizen.skills if c.effective_uri}
+    held = {uri for c in citizen.skills if (uri := c.effective_uri)}
     essential, from_profile = about.essential, about.from_profile
     if essential:
         covered = sum(1 for u in essential if u in held)
@@ -328,9 +322,9 @@ def explain(
         score = sum(w * components.get(k, 0.0) for k, w in weights.items()) / wsum
         pct = round(100 * score) if not gates else 0
         add(0, f"Samlet vurdering: {pct} %", f"Overall score: {pct} %")
-    out.sort(key=lambda s: -s.priority)
+    out.sort(key=itemgetter(0), reverse=True)  # stable: equal priorities keep the order they were added in
     chosen = out[:MAX_SENTENCES]
-    return Explanation(da=[s.da for s in chosen], en=[s.en for s in chosen])
+    return Explanation(da=[da for _, da, _ in chosen], en=[en for _, _, en in chosen])
 
 
 def _is_language_skill(uri: str, taxonomy: Taxonomy) -> bool:
