@@ -33,8 +33,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from matcher.storage._repos import AuditEntry, pseudonym
-from matcher.storage._tables import AuditRow, utcnow
+from matcher.storage._repos import AuditEntry, move_staged_audit, pseudonym
+from matcher.storage._tables import AuditStagingRow, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,11 @@ entries dirty 34 pages, 160 entries 80), and those page writes are what bounds a
 
 MAX_BATCH_ROWS = 20_000
 """Entries written in one transaction at most (a batch is whatever arrived while the previous one committed)."""
+
+MOVE_EVERY_ROWS = 10_000
+"""The writer stages entries in ``audit_staging`` (no secondary index: cheap commits) and moves them into
+``audit_log`` in one transaction once this many have been staged, and on close (see
+:class:`~matcher.storage.AuditStagingRow`); any read of the log moves them first as well."""
 
 
 class AuditUnavailableError(RuntimeError):
@@ -81,6 +86,7 @@ class AuditWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._staged = 0  # entries this writer staged since it last moved them (only its thread touches it)
 
     def write(self, key_id: int | None, purpose: str, entries: Sequence[AuditEntry]) -> None:
         """Return once ``entries`` are committed; raise :class:`AuditUnavailableError` if they could not be."""
@@ -131,7 +137,7 @@ class AuditWriter:
         while not stopping:
             first = self._queue.get()
             if first is _STOP:
-                return
+                break
             batch: list[_Pending] = [first]  # type: ignore[list-item]
             rows = len(batch[0].entries)
             deadline = time.monotonic() + self._linger_s
@@ -161,6 +167,22 @@ class AuditWriter:
             else:
                 for item in batch:
                     item.done.set_result(None)
+                self._staged += rows
+                if self._staged >= MOVE_EVERY_ROWS:
+                    self._move()
+        if self._staged:
+            self._move()  # a clean shutdown leaves nothing staged
+
+    def _move(self) -> None:
+        """Move the staged entries into ``audit_log`` (after the waiting requests were answered)."""
+        try:
+            with self._engine.begin() as conn:
+                moved = move_staged_audit(conn)
+        except Exception as exc:  # staged entries are committed and any read moves them: retry at the next batch
+            log.warning("audit writer: moving staged entries failed: %s", exc)
+        else:
+            self._staged = 0
+            log.debug("audit writer: moved %d staged entries into audit_log", moved)
 
     def _commit(self, batch: Sequence[_Pending]) -> None:
         # Plain DB-API statements on one connection: the ORM's per-row work cost more than SQLite's insert, and
@@ -168,7 +190,7 @@ class AuditWriter:
         # rows are stored exactly as AuditRepository stores them.
         dialect = self._engine.dialect
         sqlite = dialect.name == "sqlite"
-        table = AuditRow.__table__
+        table = AuditStagingRow.__table__
         at_bind = table.c.at.type.dialect_impl(dialect).bind_processor(dialect)
         details_bind = table.c.details.type.dialect_impl(dialect).bind_processor(dialect)
         encoded: dict[int, Any] = {}  # routes share one details dict among a request's entries: encode it once
@@ -205,7 +227,7 @@ class AuditWriter:
                     rows.append((at, item.key_id, e.action, item.purpose, e.subject_type, subject, details))
             mark, cast = ("?", "?") if sqlite else ("%s", "CAST(%s AS JSON)")
             conn.exec_driver_sql(
-                f"INSERT INTO {AuditRow.__tablename__} "
+                f"INSERT INTO {AuditStagingRow.__tablename__} "
                 "(at, key_id, action, purpose, subject_type, subject_id, details) "
                 f"VALUES ({', '.join([mark] * 6)}, {cast})",
                 rows,

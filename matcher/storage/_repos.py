@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, cast, delete, func, insert, select, update
+from sqlalchemy import Connection, String, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from matcher.domain import Citizen, Employer, FeedbackKind, Vacancy
@@ -25,6 +25,7 @@ from matcher.storage._tables import (
     RUN_FAILED,
     ApiKeyRow,
     AuditRow,
+    AuditStagingRow,
     Base,
     CitizenAuditAttributesRow,
     CitizenRow,
@@ -520,9 +521,45 @@ class AuditEntry:
     details: dict[str, Any] | None = None
 
 
+_AUDIT_COLUMNS = "at, key_id, action, purpose, subject_type, subject_id, details"
+
+
+def move_staged_audit(conn: Connection) -> int:
+    """Move every committed entry of ``audit_staging`` into ``audit_log``, in the order they were staged, inside
+    the caller's transaction; returns how many moved. See :class:`AuditStagingRow` for why there are two tables.
+
+    PostgreSQL: one ``DELETE … RETURNING`` feeding the insert, so an entry committed concurrently is either moved
+    or left for the next call, never deleted unmoved. SQLite: the transaction holds the database's write lock
+    (``BEGIN IMMEDIATE``), so nothing can be staged between the copy and the delete.
+    """
+    staging, log_ = AuditStagingRow.__tablename__, AuditRow.__tablename__
+    if conn.dialect.name == "postgresql":
+        result = conn.exec_driver_sql(
+            f"WITH moved AS (DELETE FROM {staging} RETURNING id, {_AUDIT_COLUMNS}) "
+            f"INSERT INTO {log_} ({_AUDIT_COLUMNS}) SELECT {_AUDIT_COLUMNS} FROM moved ORDER BY id"
+        )
+        return int(result.rowcount or 0)
+    last = conn.exec_driver_sql(f"SELECT max(id) FROM {staging}").scalar()
+    if last is None:
+        return 0
+    moved = conn.exec_driver_sql(
+        f"INSERT INTO {log_} ({_AUDIT_COLUMNS}) SELECT {_AUDIT_COLUMNS} FROM {staging} WHERE id <= ? ORDER BY id",
+        (last,),
+    )
+    conn.exec_driver_sql(f"DELETE FROM {staging} WHERE id <= ?", (last,))
+    return int(moved.rowcount or 0)
+
+
 class AuditRepository:
+    """The audit log. Reads (and erasures) first move the entries the read-audit writer staged (see
+    :func:`move_staged_audit`), so they see every committed entry. Entries are listed in time order (``at``, then
+    id): a staged entry gets its id when it moves, after entries written directly at a later time."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def _move_staged(self) -> None:
+        move_staged_audit(self.session.connection())
 
     def record(self, key_id: int | None, purpose: str, entries: Sequence[AuditEntry]) -> None:
         if not entries:
@@ -545,21 +582,24 @@ class AuditRepository:
         )
 
     def about(self, subject_type: str, subject_id: str | int) -> list[AuditRow]:
+        self._move_staged()
         query = (
             select(AuditRow)
             .where(AuditRow.subject_type == subject_type, AuditRow.subject_id == str(subject_id))
-            .order_by(AuditRow.id)
+            .order_by(AuditRow.at, AuditRow.id)
         )
         return list(self.session.scalars(query))
 
     def since(self, since: dt.datetime | None = None) -> Iterator[AuditRow]:
-        query = select(AuditRow).order_by(AuditRow.id).execution_options(yield_per=1000)
+        self._move_staged()
+        query = select(AuditRow).order_by(AuditRow.at, AuditRow.id).execution_options(yield_per=1000)
         if since is not None:
             query = query.where(AuditRow.at >= since)
         yield from self.session.scalars(query)
 
     def pseudonymise(self, subject_type: str, subject_id: str | int, pseudonym: str) -> int:
         """Replace the subject of every earlier entry about it by ``pseudonym``; returns the number of rows."""
+        self._move_staged()
         result = self.session.execute(
             update(AuditRow)
             .where(AuditRow.subject_type == subject_type, AuditRow.subject_id == str(subject_id))

@@ -264,6 +264,29 @@ class AuditRow(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+class AuditStagingRow(Base):
+    """Read-audit entries the service's group-commit writer has committed but not yet moved into ``audit_log``.
+
+    Why: every listed citizen is one insert into ``audit_log``'s subject index, at a random place; with a growing
+    log those inserts, a few dozen per search, dirtied pages all over the index and the service slowed down
+    (SQLite, measured: ad hoc searches 311/s on an empty log, 263/s at 1 M rows, 330/s with the index dropped).
+    This table has no secondary index, so the writer's commits stay cheap, and the rows move over in large
+    batches (:func:`matcher.storage.move_staged_audit`), each leaf page of the index written once per batch.
+    Every read of the audit log moves them first, so readers and erasures always see every entry.
+    """
+
+    __tablename__ = "audit_staging"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column()
+    key_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(60))
+    purpose: Mapped[str] = mapped_column(String(200))
+    subject_type: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[str] = mapped_column(String(80))
+    details: Mapped[dict[str, Any]] = mapped_column()
+
+
 class ServiceMetaRow(Base):
     """Small key/value facts about this database, e.g. the random salt of the audit pseudonyms."""
 

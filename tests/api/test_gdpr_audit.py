@@ -5,15 +5,27 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 
-from matcher.storage import AuditRow, CitizenRow, FeedbackRow, make_engine, session_factory
+from matcher.storage import (
+    AuditRepository,
+    AuditRow,
+    CitizenRow,
+    FeedbackRow,
+    make_engine,
+    session_factory,
+    transaction,
+)
 from tests.api.conftest import Api
 from tests.storage import _samples as s
 
 
 def _rows(api: Api, model: type) -> list:
     engine = make_engine(api.db_url)
-    with session_factory(engine)() as session:
-        rows = list(session.scalars(select(model)))
+    if model is AuditRow:  # through the repository: it moves the entries the read-audit writer staged
+        with transaction(session_factory(engine)) as session:
+            rows = list(AuditRepository(session).since())
+    else:
+        with session_factory(engine)() as session:
+            rows = list(session.scalars(select(model)))
     engine.dispose()
     return rows
 
@@ -92,7 +104,7 @@ def test_a_read_whose_audit_record_cannot_be_written_is_refused(api: Api) -> Non
     api.call("consultant", "GET", f"/v1/vacancies/{vid}/candidates")  # ranked and cached while the log works
     engine = make_engine(api.db_url)
     with engine.begin() as conn:
-        conn.execute(text("ALTER TABLE audit_log RENAME TO audit_log_away"))
+        conn.execute(text("ALTER TABLE audit_staging RENAME TO audit_staging_away"))
     try:
         for role in ("consultant", "employer_a"):
             r = api.call(role, "GET", f"/v1/vacancies/{vid}/candidates")
@@ -100,6 +112,6 @@ def test_a_read_whose_audit_record_cannot_be_written_is_refused(api: Api) -> Non
             assert "results" not in r.text and "case-" not in r.text and r.headers["retry-after"]
     finally:
         with engine.begin() as conn:
-            conn.execute(text("ALTER TABLE audit_log_away RENAME TO audit_log"))
+            conn.execute(text("ALTER TABLE audit_staging_away RENAME TO audit_staging"))
         engine.dispose()
     assert api.call("consultant", "GET", f"/v1/vacancies/{vid}/candidates").status_code == 200

@@ -130,7 +130,7 @@ def test_a_failed_commit_raises_for_every_waiter_and_the_writer_recovers(engine)
     with transaction(factory) as session:
         (cid,) = CitizenRepository(session).add_many([s.citizen(1)])
     with engine.begin() as conn:
-        conn.execute(text("ALTER TABLE audit_log RENAME TO audit_log_away"))
+        conn.execute(text("ALTER TABLE audit_staging RENAME TO audit_staging_away"))
     writer = AuditWriter(engine, SALT)
     try:
         with pytest.raises(AuditUnavailableError):
@@ -138,7 +138,7 @@ def test_a_failed_commit_raises_for_every_waiter_and_the_writer_recovers(engine)
         with pytest.raises(AuditUnavailableError):
             asyncio.run(writer.write_async(1, "matching", _entries([cid])))
         with engine.begin() as conn:
-            conn.execute(text("ALTER TABLE audit_log_away RENAME TO audit_log"))
+            conn.execute(text("ALTER TABLE audit_staging_away RENAME TO audit_staging"))
         asyncio.run(writer.write_async(2, "matching", _entries([cid])))
     finally:
         writer.close()
@@ -208,3 +208,61 @@ def test_a_request_that_gave_up_waiting_is_left_out_and_the_writer_goes_on(engin
     with transaction(session_factory(engine)) as session:  # the batch in progress is written (logging a read
         # that was not answered is harmless); the entries of the request that withdrew while queued are not
         assert [r.key_id for r in AuditRepository(session).since()] == [1, 3]
+
+
+def _count(engine, table: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def test_staged_entries_are_seen_by_every_read_and_erase_in_time_order(engine) -> None:
+    factory = session_factory(engine)
+    with transaction(factory) as session:
+        cids = CitizenRepository(session).add_many([s.citizen(i) for i in range(2)])
+    writer = AuditWriter(engine, SALT)
+    try:
+        writer.write(5, "matching", _entries(cids))  # staged, not yet in audit_log
+        assert _count(engine, "audit_staging") == 2 and _count(engine, "audit_log") == 0
+        time.sleep(0.01)
+        with transaction(factory) as session:  # written straight into audit_log, later in time
+            AuditRepository(session).record(6, "casework", [AuditEntry("citizen.update", "citizen", cids[0])])
+        with transaction(factory) as session:
+            about = AuditRepository(session).about("citizen", cids[0])
+        assert [(r.key_id, r.action) for r in about] == [(5, "candidates.read"), (6, "citizen.update")]
+        assert _count(engine, "audit_staging") == 0  # the read moved them
+        writer.write(7, "matching", _entries([cids[1]]))
+        with transaction(factory) as session:  # an erase pseudonymises staged entries too
+            alias = pseudonym(SALT, "citizen", cids[1])
+            assert AuditRepository(session).pseudonymise("citizen", cids[1], alias) == 2
+        with transaction(factory) as session:
+            rows = list(AuditRepository(session).since())
+        assert [r.key_id for r in rows] == [5, 5, 6, 7]
+        assert not [r for r in rows if r.subject_id == str(cids[1])]
+    finally:
+        writer.close()
+
+
+def _vacancy_reads(ids: list[int]) -> list[AuditEntry]:
+    return [AuditEntry("vacancy.read", "vacancy", i) for i in ids]
+
+
+def test_the_writer_moves_staged_entries_in_batches_and_at_close(engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from matcher.storage import _audit_writer
+
+    monkeypatch.setattr(_audit_writer, "MOVE_EVERY_ROWS", 5)
+    writer = AuditWriter(engine, SALT)
+    try:
+        writer.write(1, "matching", _vacancy_reads([1, 2, 3]))
+        assert (_count(engine, "audit_staging"), _count(engine, "audit_log")) == (3, 0)
+        writer.write(1, "matching", _vacancy_reads([4, 5, 6]))  # 6 staged ≥ 5: moved once the batch is answered
+        deadline = time.monotonic() + 5
+        while _count(engine, "audit_log") < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert (_count(engine, "audit_staging"), _count(engine, "audit_log")) == (0, 6)
+        writer.write(1, "matching", _vacancy_reads([7]))
+    finally:
+        writer.close()
+    assert (_count(engine, "audit_staging"), _count(engine, "audit_log")) == (0, 7)  # a clean stop moves the rest
+    with transaction(session_factory(engine)) as session:
+        subjects = [r.subject_id for r in AuditRepository(session).since()]
+    assert subjects == [str(i) for i in range(1, 8)]
