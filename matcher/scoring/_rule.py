@@ -18,6 +18,7 @@ from matcher.config import ScoringPolicy
 from matcher.features import POPCOUNT8, CitizenFeatures, NeedFeatures
 from matcher.scoring._base import COMPONENTS, Gate, ScoreBlock, Scorer
 from matcher.taxonomy import Taxonomy
+from matcher.taxonomy._model import row_entries
 
 F32 = np.float32
 
@@ -129,7 +130,7 @@ def _narrow_times(matrix: sp.csr_matrix, rows: np.ndarray, columns: Columns) -> 
         if bool(np.any(codes[1:] < codes[:-1])):
             order = np.argsort(codes, kind="stable")
             codes, weights = codes[order], weights[order]
-        which, pos = _entries(csc, codes)
+        which, pos = row_entries(csc, codes)
         np.add.at(out[:, j], csc.indices[pos], csc.data[pos] * weights.astype(matrix.dtype)[which])
     return np.asarray(out[rows], dtype=F32)
 
@@ -139,20 +140,10 @@ def _rows_times(matrix: sp.csr_matrix, rows: np.ndarray, right: sp.csr_matrix | 
     return np.asarray((_take_rows(matrix, rows) @ right).toarray(), dtype=F32)
 
 
-def _entries(matrix: sp.csr_matrix | sp.csc_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(position in ``rows``, position in ``matrix.indices``/``data``) of every stored entry of those rows (of
-    those columns, for a CSC matrix)."""
-    starts = matrix.indptr[rows]
-    counts = matrix.indptr[rows + 1] - starts
-    which = np.repeat(np.arange(len(rows)), counts)
-    pos = np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(starts, counts)
-    return which, pos
-
-
 def _dense_rows(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Dense ``matrix[rows][:, cols]`` (``cols`` sorted, unique) read straight off the CSR arrays: for the
     narrow per-need language tables, where scipy's two slicings and a densify cost ~100 µs each."""
-    which, pos = _entries(matrix, rows)
+    which, pos = row_entries(matrix, rows)
     out = np.zeros((len(rows), len(cols)), dtype=matrix.dtype)
     stored = matrix.indices[pos]
     col = np.minimum(np.searchsorted(cols, stored), max(len(cols) - 1, 0))
@@ -400,7 +391,7 @@ class RuleScorer(Scorer):
         then gathered out to the citizens.
         """
         lang_req = needs.lang_req
-        langs = np.unique(lang_req.indices[_entries(lang_req, n_rows)[1]])
+        langs = np.unique(lang_req.indices[row_entries(lang_req, n_rows)[1]])
         if len(langs) == 0:
             return _const(1.0, shape)
         asked = _dense_rows(lang_req, n_rows, langs).astype(F32)  # (n_n, L)

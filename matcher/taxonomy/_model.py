@@ -116,6 +116,16 @@ def max_per_key(key: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndar
     return key[first], value[first]
 
 
+def row_entries(matrix: sp.csr_matrix | sp.csc_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position in ``rows``, position in ``matrix.indices``/``data``) of every stored entry of those rows (of
+    those columns, for a CSC matrix), row by row in ``rows`` order."""
+    starts = matrix.indptr[rows]
+    counts = matrix.indptr[rows + 1] - starts
+    which = np.repeat(np.arange(len(rows)), counts)
+    pos = np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(starts, counts)
+    return which, pos
+
+
 def keep_top_k(related: sp.csr_matrix, k: int) -> sp.csr_matrix:
     """``related`` keeping the ``k`` strongest entries per row (ties: lower column first), as CSR float32.
 

@@ -30,7 +30,7 @@ from sklearn.base import BaseEstimator
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfTransformer
 
-from matcher.taxonomy._model import keep_top_k, max_per_key
+from matcher.taxonomy._model import keep_top_k, max_per_key, row_entries
 
 logger = logging.getLogger(__name__)
 
@@ -510,10 +510,8 @@ def _production_vectors(essential: sp.csr_matrix, related: sp.csr_matrix, credit
     n_occ, n_skill = essential.shape
     occ = np.repeat(np.arange(n_occ), np.diff(essential.indptr))
     src = essential.indices.astype(np.int64)
-    per = np.diff(related.indptr)[src]
-    o = np.repeat(occ, per)
-    starts = np.repeat(related.indptr[src], per)
-    pos = starts + (np.arange(int(per.sum())) - np.repeat(np.cumsum(per) - per, per))
+    which, pos = row_entries(related, src)
+    o = occ[which]
     c = related.indices[pos].astype(np.int64)
     v = credit * related.data[pos].astype(np.float64)
     key = o * n_skill + c
