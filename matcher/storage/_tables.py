@@ -247,15 +247,10 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[dt.datetime | None]
 
 
-class AuditRow(Base):
-    """One audited event. ``subject_id`` is the subject's id as text, or ``erased:<salted hash>`` after a GDPR
-    erase, so the log proves what happened without keeping who it happened to."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_subject", "subject_type", "subject_id"),)
+class _AuditEntryColumns:
+    """The columns of one audit entry besides its time, shared by the log and its staging table."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     key_id: Mapped[int | None] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(60))
     purpose: Mapped[str] = mapped_column(String(200))
@@ -264,7 +259,17 @@ class AuditRow(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-class AuditStagingRow(Base):
+class AuditRow(_AuditEntryColumns, Base):
+    """One audited event. ``subject_id`` is the subject's id as text, or ``erased:<salted hash>`` after a GDPR
+    erase, so the log proves what happened without keeping who it happened to."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_subject", "subject_type", "subject_id"),)
+
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class AuditStagingRow(_AuditEntryColumns, Base):
     """Read-audit entries the service's group-commit writer has committed but not yet moved into ``audit_log``.
 
     Why: every listed citizen is one insert into ``audit_log``'s subject index, at a random place; with a growing
@@ -277,14 +282,7 @@ class AuditStagingRow(Base):
 
     __tablename__ = "audit_staging"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column()
-    key_id: Mapped[int | None] = mapped_column(Integer)
-    action: Mapped[str] = mapped_column(String(60))
-    purpose: Mapped[str] = mapped_column(String(200))
-    subject_type: Mapped[str] = mapped_column(String(20))
-    subject_id: Mapped[str] = mapped_column(String(80))
-    details: Mapped[dict[str, Any]] = mapped_column()
 
 
 class ServiceMetaRow(Base):
