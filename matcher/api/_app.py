@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from matcher.api._bodies import BodySizeLimit
+from matcher.api._follow import IndexFollower
 from matcher.api._index import LiveIndex
 from matcher.api._services import Services, default_services
 from matcher.api.deps import AppState
@@ -31,10 +32,8 @@ from matcher.config import Settings, get_settings
 from matcher.ranking import scorer_label
 from matcher.storage import (
     AuditWriter,
-    CitizenRepository,
-    FeedbackRepository,
+    ChangeFeed,
     MetaRepository,
-    NeedRepository,
     WalCheckpointer,
     make_engine,
     session_factory,
@@ -75,8 +74,8 @@ def build_state(settings: Settings, services: Services | None = None) -> AppStat
     index = LiveIndex(services.engine_factory())
     with transaction(sessions) as session:
         salt = MetaRepository(session).salt()
-        pinned, hidden = FeedbackRepository(session).overrides()
-        index.load(CitizenRepository(session).profiles(), NeedRepository(session).vacancies(), pinned, hidden)
+    follower = IndexFollower(index, sessions, ChangeFeed(db), services.engine_factory)
+    follower.load()
     n_citizens, n_needs = index.sizes
     log.info(
         "index ready: %d citizens, %d needs in %.1f s; ranking with %s",
@@ -84,7 +83,7 @@ def build_state(settings: Settings, services: Services | None = None) -> AppStat
     )
     return AppState(
         settings=settings, db=db, sessions=sessions, index=index, normalizer=services.normalizer, salt=salt,
-        audit_writer=AuditWriter(db, salt), checkpointer=WalCheckpointer(db),
+        audit_writer=AuditWriter(db, salt), checkpointer=WalCheckpointer(db), follower=follower,
     )  # fmt: skip
 
 
@@ -97,12 +96,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         state = build_state(settings, services)
         app.state.matcher = state
         state.checkpointer.start()
+        state.follower.start()
         scheduler = ranking_runs.nightly_scheduler(state)
         try:
             yield
         finally:
             if scheduler is not None:
                 scheduler.stop()
+            state.follower.stop()
             state.audit_writer.close()
             state.checkpointer.stop()
             state.db.dispose()

@@ -8,6 +8,10 @@ fails before its commit never touches the index.
 Next to the engine it keeps the few facts the API needs per result without a database round trip: a citizen's
 external_ref and consent, a need's employer, title and kind.
 
+The index also knows how far it follows the change feed of the database (``applied``: every change with a seq
+up to it is reflected; see matcher/api/_follow.py). A write made by this process passes the seqs it recorded
+(``seqs=``), so the follower does not reload what the writer has already put here.
+
 Ranked lists of stored needs and citizens are cached (LRU). Any write — a citizen, a need, an override — clears
 the whole cache, so a cached list is always the one the engine would compute now; the day is part of the key,
 since availability and expiry depend on it. Consultants reopen the same lists far more often than data changes,
@@ -22,7 +26,7 @@ import datetime as dt
 import gc
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,6 +130,13 @@ class LiveIndex:
         self._needs: dict[int, NeedFacts] = {}
         # employer ids known to be stored: employers are never deleted, so once seen an id stays valid
         self._employers: set[int] = set()
+        # Position in the change feed. ``applied``: every change with a seq up to it is reflected here.
+        # ``_local``: seqs above it that this process's own writes have applied already. ``generation`` counts
+        # updates, so a follower that read the database without holding ``write_mutex`` can tell whether a
+        # write slipped in before it applied what it read.
+        self.applied = 0
+        self._local: set[int] = set()
+        self.generation = 0
 
     # ----------------------------------------------------------------------------------------- writes
 
@@ -135,34 +146,44 @@ class LiveIndex:
         needs: Iterable[tuple[int, Vacancy]],
         pinned: set[tuple[int, int]],
         hidden: set[tuple[int, int]],
+        applied: int = 0,
+        engine: EngineLike | None = None,
     ) -> None:
-        """Fill an empty engine from stored data (at startup)."""
+        """Fill an empty engine from stored data: at startup, or ``engine`` (a new, empty one) to replace the
+        current one when this index fell too far behind the change feed. ``applied``: the feed's newest seq, read
+        before the data was."""
         citizen_list = list(citizens)
         need_list = list(needs)
-        self.engine.bulk_load(citizen_list, need_list)
-        self.engine.set_feedback_overrides(pinned, hidden)
+        target = engine if engine is not None else self.engine
+        target.bulk_load(citizen_list, need_list)
+        target.set_feedback_overrides(pinned, hidden)
+        self.engine = target
         self._citizens = {cid: _citizen_facts(c) for cid, c in citizen_list}
         self._needs = {nid: _need_facts(v) for nid, v in need_list}
         self._employers = {v.employer_id for _, v in need_list}
+        self._local.clear()
+        self.applied = applied
+        self._invalidate()
         _settle()
 
-    def put_citizens(self, items: Sequence[tuple[int, Citizen]]) -> None:
-        """Add or replace citizens; many at once go through the engine's bulk path (one feature build)."""
+    def put_citizens(self, items: Sequence[tuple[int, Citizen]], seqs: Collection[int] = ()) -> None:
+        """Add or replace citizens; many at once go through the engine's bulk path (one feature build).
+        ``seqs``: the change-feed rows of the write that stored them (see the module docstring)."""
         if len(items) == 1:
             self.engine.upsert_citizen(*items[0])
         elif items:
             self.engine.bulk_load(items, [])
             _settle()
         self._citizens.update((cid, _citizen_facts(c)) for cid, c in items)
-        self._invalidate()
+        self._updated(seqs)
 
-    def drop_citizen(self, citizen_id: int) -> None:
+    def drop_citizen(self, citizen_id: int, seqs: Collection[int] = ()) -> None:
         self._citizens.pop(citizen_id, None)
         with contextlib.suppress(KeyError):  # already absent: the goal of a removal is met
             self.engine.remove_citizen(citizen_id)
-        self._invalidate()
+        self._updated(seqs)
 
-    def put_needs(self, items: Sequence[tuple[int, Vacancy]]) -> None:
+    def put_needs(self, items: Sequence[tuple[int, Vacancy]], seqs: Collection[int] = ()) -> None:
         if len(items) == 1:
             self.engine.upsert_need(*items[0])
         elif items:
@@ -170,17 +191,43 @@ class LiveIndex:
             _settle()
         self._needs.update((nid, _need_facts(v)) for nid, v in items)
         self._employers.update(v.employer_id for _, v in items)
-        self._invalidate()
+        self._updated(seqs)
 
-    def drop_need(self, need_id: int) -> None:
+    def drop_need(self, need_id: int, seqs: Collection[int] = ()) -> None:
         self._needs.pop(need_id, None)
         with contextlib.suppress(KeyError):
             self.engine.remove_need(need_id)
-        self._invalidate()
+        self._updated(seqs)
 
-    def set_overrides(self, pinned: set[tuple[int, int]], hidden: set[tuple[int, int]]) -> None:
+    def set_overrides(
+        self, pinned: set[tuple[int, int]], hidden: set[tuple[int, int]], seqs: Collection[int] = ()
+    ) -> None:
         self.engine.set_feedback_overrides(pinned, hidden)
+        self._updated(seqs)
+
+    # ----------------------------------------------------------------------------------- change feed position
+
+    def _updated(self, seqs: Collection[int]) -> None:
+        self.generation += 1
         self._invalidate()
+        if seqs:
+            self._local.update(s for s in seqs if s > self.applied)
+            self._advance(self.applied)
+
+    def is_local(self, seq: int) -> bool:
+        """True when this process's own write already applied change ``seq``."""
+        return seq in self._local
+
+    def advance(self, upto: int) -> None:
+        """Record that every change with a seq up to ``upto`` is reflected (call under ``write_mutex``)."""
+        self._advance(max(self.applied, upto))
+
+    def _advance(self, upto: int) -> None:
+        # own changes right after the position need no reload: move past them
+        while upto + 1 in self._local:
+            upto += 1
+        self.applied = upto
+        self._local = {s for s in self._local if s > upto}
 
     # ----------------------------------------------------------------------------------------- reads
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Annotated, Any, Self
 
 import pycountry
@@ -286,6 +286,13 @@ class Citizen(DomainModel):
     @classmethod
     def _unique_licences(cls, value: list[DrivingLicence]) -> list[DrivingLicence]:
         return list(dict.fromkeys(value))
+
+    @cached_property
+    def held_skills(self) -> frozenset[str]:
+        """The URIs of the skills claimed (given or resolved), computed once per profile: every explanation
+        of a match needs them. Profiles are replaced, never edited in place (``model_copy`` gives a new object
+        with its own cache), so the value cannot go stale."""
+        return frozenset(uri for claim in self.skills if (uri := claim.effective_uri))
 
 
 class Vacancy(DomainModel):

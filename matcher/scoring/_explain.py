@@ -176,7 +176,7 @@ def explain(
         )
 
     # ---------------------------------------------------------------------------------------- skills
-    held = {uri for c in citizen.skills if (uri := c.effective_uri)}
+    held = citizen.held_skills
     essential, from_profile = about.essential, about.from_profile
     if essential:
         covered = sum(1 for u in essential if u in held)
@@ -332,7 +332,7 @@ def _is_language_skill(uri: str, taxonomy: Taxonomy) -> bool:
     return row is not None and bool(taxonomy.skill_is_language[row])
 
 
-def _related_count(missing: list[str], held: set[str], taxonomy: Taxonomy, policy: ScoringPolicy) -> int:
+def _related_count(missing: list[str], held: frozenset[str], taxonomy: Taxonomy, policy: ScoringPolicy) -> int:
     """How many missing essential skills the citizen partly covers through a related skill."""
     if not missing or not held or policy.related_skill_credit <= 0:
         return 0

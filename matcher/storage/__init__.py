@@ -10,6 +10,14 @@ Typical use::
 """
 
 from matcher.storage._audit_writer import AuditUnavailableError, AuditWriter
+from matcher.storage._changes import (
+    CHANGE_KINDS,
+    ChangeFeed,
+    ChangeFeedRepository,
+    committed_changes,
+    entity_ids,
+    record_change,
+)
 from matcher.storage._database import (
     MIGRATIONS_DIR,
     WalCheckpointer,
@@ -53,6 +61,7 @@ from matcher.storage._tables import (
     CitizenRow,
     EmployerRow,
     FeedbackRow,
+    IndexChangeRow,
     NeedRow,
     RankingResultRow,
     RankingRunRow,
@@ -61,6 +70,7 @@ from matcher.storage._tables import (
 
 __all__ = [
     "AUDIT_ATTRIBUTE_FIELDS",
+    "CHANGE_KINDS",
     "MAX_ID",
     "MIGRATIONS_DIR",
     "OVERRIDE_KINDS",
@@ -74,6 +84,8 @@ __all__ = [
     "AuditUnavailableError",
     "AuditWriter",
     "Base",
+    "ChangeFeed",
+    "ChangeFeedRepository",
     "CitizenAuditAttributesRow",
     "CitizenRepository",
     "CitizenRow",
@@ -82,6 +94,7 @@ __all__ = [
     "EmployerRow",
     "FeedbackRepository",
     "FeedbackRow",
+    "IndexChangeRow",
     "KeyRepository",
     "MetaRepository",
     "NeedRepository",
@@ -93,6 +106,8 @@ __all__ = [
     "WalCheckpointer",
     "alembic_config",
     "citizen_columns",
+    "committed_changes",
+    "entity_ids",
     "hash_key",
     "is_sqlite",
     "make_engine",
@@ -101,6 +116,7 @@ __all__ = [
     "open_database",
     "ping",
     "pseudonym",
+    "record_change",
     "session_factory",
     "transaction",
     "upgrade",

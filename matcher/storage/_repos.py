@@ -3,7 +3,8 @@
 They speak domain models (Citizen, Vacancy, Employer) on the way in and rows on the way out, never commit (the
 caller owns the transaction, so a request's write and its audit record land together or not at all), and raise
 :class:`NotFoundError` / :class:`ConflictError` naming the resource and the field — the API maps those to 404 /
-409 without parsing messages.
+409 without parsing messages. Every write the match index depends on (citizens, needs, pin/hide overrides) also
+appends to the index change feed (matcher/storage/_changes.py), last, so no writer can forget it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import Connection, String, cast, delete, func, insert, select, u
 from sqlalchemy.orm import Session
 
 from matcher.domain import Citizen, Employer, FeedbackKind, Vacancy
+from matcher.storage._changes import CITIZEN, NEED, OVERRIDES, record_change
 from matcher.storage._tables import (
     RUN_COMPLETED,
     RUN_FAILED,
@@ -149,6 +151,7 @@ class CitizenRepository:
         row = CitizenRow(**citizen_columns(citizen), created_at=now, updated_at=now)
         self.session.add(row)
         self.session.flush()
+        record_change(self.session, CITIZEN, [row.id])
         return row
 
     def taken_refs(self, refs: Sequence[str]) -> set[str]:
@@ -166,7 +169,9 @@ class CitizenRepository:
         values = [{**citizen_columns(c), "created_at": now, "updated_at": now} for c in citizens]
         table = Base.metadata.tables[CitizenRow.__tablename__]  # Core insert: no ORM bookkeeping per row
         result = self.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), values)
-        return list(result.scalars())
+        ids = list(result.scalars())
+        record_change(self.session, CITIZEN, ids)
+        return ids
 
     def get(self, citizen_id: int) -> CitizenRow:
         row = self.session.get(CitizenRow, citizen_id) if _storable(citizen_id) else None
@@ -184,6 +189,7 @@ class CitizenRepository:
             setattr(row, key, value)
         row.updated_at = utcnow()
         self.session.flush()
+        record_change(self.session, CITIZEN, [citizen_id])
         return row
 
     def erase(self, citizen_id: int) -> None:
@@ -194,6 +200,7 @@ class CitizenRepository:
         self.session.execute(delete(RankingResultRow).where(RankingResultRow.citizen_id == citizen_id))
         self._scrub_ranking_lists(citizen_id)
         self.session.execute(delete(CitizenRow).where(CitizenRow.id == citizen_id))
+        record_change(self.session, CITIZEN, [citizen_id])
 
     def _scrub_ranking_lists(self, citizen_id: int) -> None:
         """Remove the citizen from every stored ranking run: their own lists go, and they are cut out of the
@@ -242,6 +249,14 @@ class CitizenRepository:
         """Every stored profile as (id, Citizen), for building the in-memory index."""
         for row in self.all():
             yield row.id, Citizen.model_validate(row.profile)
+
+    def profiles_of(self, ids: Iterable[int]) -> dict[int, Citizen]:
+        """The stored profiles among ``ids`` (an id not stored is absent), for updating the index."""
+        found: dict[int, Citizen] = {}
+        for chunk in _chunks(sorted({i for i in ids if _storable(i)})):
+            rows = self.session.execute(select(CitizenRow.id, CitizenRow.profile).where(CitizenRow.id.in_(chunk)))
+            found.update((cid, Citizen.model_validate(profile)) for cid, profile in rows)
+        return found
 
 
 # --------------------------------------------------------------------------------------------- audit attributes
@@ -335,6 +350,7 @@ class NeedRepository:
         row = NeedRow(**need_columns(vacancy), created_at=now, updated_at=now)
         self.session.add(row)
         self.session.flush()
+        record_change(self.session, NEED, [row.id])
         return row
 
     def add_many(self, vacancies: Sequence[Vacancy]) -> list[int]:
@@ -344,7 +360,9 @@ class NeedRepository:
         values = [{**need_columns(v), "created_at": now, "updated_at": now} for v in vacancies]
         table = Base.metadata.tables[NeedRow.__tablename__]
         result = self.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), values)
-        return list(result.scalars())
+        ids = list(result.scalars())
+        record_change(self.session, NEED, ids)
+        return ids
 
     def get(self, need_id: int) -> NeedRow:
         row = self.session.get(NeedRow, need_id) if _storable(need_id) else None
@@ -362,6 +380,7 @@ class NeedRepository:
             setattr(row, key, value)
         row.updated_at = utcnow()
         self.session.flush()
+        record_change(self.session, NEED, [need_id])
         return row
 
     def delete(self, need_id: int) -> None:
@@ -369,6 +388,7 @@ class NeedRepository:
         self.session.execute(delete(FeedbackRow).where(FeedbackRow.need_id == need_id))
         self.session.execute(delete(RankingResultRow).where(RankingResultRow.need_id == need_id))
         self.session.execute(delete(NeedRow).where(NeedRow.id == need_id))
+        record_change(self.session, NEED, [need_id])
 
     def page_for_employer(self, employer_id: int, limit: int, offset: int) -> tuple[list[NeedRow], int]:
         where = NeedRow.employer_id == employer_id
@@ -382,6 +402,14 @@ class NeedRepository:
     def vacancies(self) -> Iterator[tuple[int, Vacancy]]:
         for row in self.all():
             yield row.id, Vacancy.model_validate(row.document)
+
+    def vacancies_of(self, ids: Iterable[int]) -> dict[int, Vacancy]:
+        """The stored needs among ``ids`` (an id not stored is absent), for updating the index."""
+        found: dict[int, Vacancy] = {}
+        for chunk in _chunks(sorted({i for i in ids if _storable(i)})):
+            rows = self.session.execute(select(NeedRow.id, NeedRow.document).where(NeedRow.id.in_(chunk)))
+            found.update((nid, Vacancy.model_validate(document)) for nid, document in rows)
+        return found
 
 
 # --------------------------------------------------------------------------------------------- feedback
@@ -418,6 +446,8 @@ class FeedbackRepository:
         )
         self.session.add(row)
         self.session.flush()
+        if kind.value in OVERRIDE_KINDS:
+            record_change(self.session, OVERRIDES)
         return row
 
     def for_citizen(self, citizen_id: int) -> list[FeedbackRow]:

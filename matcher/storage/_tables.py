@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -292,3 +293,24 @@ class ServiceMetaRow(Base):
 
     key: Mapped[str] = mapped_column(String(60), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class IndexChangeRow(Base):
+    """One committed write that the in-memory match index of every service process must follow: a citizen or a
+    need added, replaced or removed (``entity_id``), or the pin/hide overrides changed (no id).
+
+    Each process of ``matcher serve`` keeps its own index (see matcher/api/_follow.py). Repositories append a row
+    in the same transaction as the write, so a row exists exactly when the write committed; ``seq`` orders the
+    rows in commit order (SQLite serialises writers; on PostgreSQL the writer takes an advisory lock before it
+    draws its ``seq``). Rows carry ids only, never personal data, and are pruned after a while
+    (:meth:`matcher.storage.ChangeFeedRepository.prune`).
+    """
+
+    __tablename__ = "index_changes"
+    # AUTOINCREMENT: SQLite never hands out a seq again once its row was pruned
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

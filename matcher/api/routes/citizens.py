@@ -46,6 +46,7 @@ from matcher.storage import (
     AuditRepository,
     CitizenRepository,
     FeedbackRepository,
+    committed_changes,
     pseudonym,
     transaction,
 )
@@ -77,7 +78,7 @@ def create_citizen(
         row = CitizenRepository(session).add(citizen)
         audit.record(session, CASEWORK, [AuditEntry("citizen.create", "citizen", row.id)])
         session.commit()
-        index.put_citizens([(row.id, citizen)])
+        index.put_citizens([(row.id, citizen)], committed_changes(session))
     return citizen_public(row)
 
 
@@ -119,7 +120,7 @@ def replace_citizen(
         row = CitizenRepository(session).replace(citizen_id, citizen)
         audit.record(session, CASEWORK, [AuditEntry("citizen.update", "citizen", citizen_id)])
         session.commit()
-        index.put_citizens([(citizen_id, citizen)])
+        index.put_citizens([(citizen_id, citizen)], committed_changes(session))
     return citizen_public(row)
 
 
@@ -135,7 +136,7 @@ def erase_citizen(
         AuditRepository(session).pseudonymise("citizen", citizen_id, alias)
         audit.record(session, "gdpr erasure", [AuditEntry("citizen.erase", "citizen", alias)])
         session.commit()
-        state.index.drop_citizen(citizen_id)
+        state.index.drop_citizen(citizen_id, committed_changes(session))
     return Response(status_code=204)
 
 
@@ -182,5 +183,5 @@ def _bulk_citizens(items: list[Any], check_nul: bool, audit: Auditor, state: App
             ids = CitizenRepository(session).add_many(citizens)
             entries = [AuditEntry("citizen.create", "citizen", i, {"bulk": True}) for i in ids]
             audit.record(session, CASEWORK, entries)
-        state.index.put_citizens(list(zip(ids, citizens, strict=True)))
+        state.index.put_citizens(list(zip(ids, citizens, strict=True)), committed_changes(session))
     return json_response(BulkResult(ids=ids, count=len(ids)), 201)

@@ -9,7 +9,7 @@ from matcher.api.deps import AuditDep, ConsultantKey, IndexDep, SessionDep
 from matcher.api.routes._common import AUTH_ERRORS, NOT_FOUND, TOO_LARGE, CitizenId, VacancyId
 from matcher.api.schemas import FeedbackCreate, FeedbackPublic
 from matcher.ranking import SNAPSHOT_KINDS
-from matcher.storage import OVERRIDE_KINDS, AuditEntry, FeedbackRepository
+from matcher.storage import OVERRIDE_KINDS, AuditEntry, FeedbackRepository, committed_changes
 
 router = APIRouter(prefix="/v1/matches", tags=["matching"], responses={**AUTH_ERRORS, **NOT_FOUND, **TOO_LARGE})
 
@@ -39,5 +39,5 @@ def add_feedback(
         if body.kind.value in OVERRIDE_KINDS:
             pinned, hidden = repo.overrides()
             session.commit()
-            index.set_overrides(pinned, hidden)
+            index.set_overrides(pinned, hidden, committed_changes(session))
     return FeedbackPublic.model_validate(row)

@@ -190,6 +190,8 @@ def get_plan(
     rows = session.scalars(
         select(RankingResultRow).where(*where).order_by(RankingResultRow.rank).limit(limit).offset(offset)
     )
+    if state.follower.behind():
+        state.follower.catch_up()
     explain_pair = getattr(state.index.engine, "explain_pair", None)
     out = []
     for row in rows:

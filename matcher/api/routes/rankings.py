@@ -7,11 +7,10 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 
 from matcher.api._bulk import json_response
 from matcher.api._index import LiveIndex
-from matcher.api.deps import AppState, ConsultantAudit, StaffOrEmployerAudit
+from matcher.api.deps import AppState, ConsultantAudit, StaffOrEmployerAudit, fresh_index, run_ranking
 from matcher.api.routes._common import (
     AUTH_ERRORS,
     NOT_FOUND,
@@ -96,7 +95,7 @@ async def vacancy_candidates(
     # per-dependency bookkeeping was a third of such a request. Ranking itself always runs in the thread pool.
     state: AppState = request.app.state.matcher
     key = audit.key
-    index = state.index
+    index = await fresh_index(state)
     need = index.need(vacancy_id)
     if need is None:
         raise NotFoundError("vacancy", vacancy_id)
@@ -108,7 +107,8 @@ async def vacancy_candidates(
             raise HTTPException(403, "employer_id: this key belongs to another employer")
         if target_group:
             raise HTTPException(403, "target_group: filtering by benefit group is for consultants only")
-        matches = await run_in_threadpool(
+        matches = await run_ranking(
+            index,
             consenting_page,
             index,
             lambda n: index.candidates(vacancy_id, limit=n, offset=0, filters=filters),
@@ -133,7 +133,7 @@ async def vacancy_candidates(
         return json_response(AnonymousCandidateList(results=results, limit=limit, offset=offset), 200)
     ranked = index.cached_candidates(vacancy_id, limit, offset, filters)
     if ranked is None:
-        ranked = await run_in_threadpool(index.candidates_entry, vacancy_id, limit, offset, filters)
+        ranked = await run_ranking(index, index.candidates_entry, vacancy_id, limit, offset, filters)
     about = {"vacancy_id": vacancy_id}
     entries = [AuditEntry("candidates.read", "citizen", cid, about) for cid in ranked.citizen_ids]
     await audit.record_reads_async("matching", entries)
@@ -155,13 +155,13 @@ async def citizen_matches(
     min_score: MinScore = 0,
 ) -> Response:
     """Ranked needs (vacancies and slots) for one citizen."""
-    index: LiveIndex = request.app.state.matcher.index
+    index = await fresh_index(request.app.state.matcher)
     if index.citizen(citizen_id) is None:
         raise NotFoundError("citizen", citizen_id)
     filters = NeedFilter(kinds=set(kind) if kind else None, radius_km=radius_km, min_score=min_score)
     ranked = index.cached_matches(citizen_id, limit, offset, filters)
     if ranked is None:
-        ranked = await run_in_threadpool(index.matches_entry, citizen_id, limit, offset, filters)
+        ranked = await run_ranking(index, index.matches_entry, citizen_id, limit, offset, filters)
     await audit.record_reads_async("matching", [AuditEntry("matches.read", "citizen", citizen_id)])
     if ranked.body is None:
         ranked.body = match_list(index, ranked.matches, limit, offset).model_dump_json().encode()

@@ -37,7 +37,7 @@ from matcher.api.routes._common import (
 )
 from matcher.api.schemas import BulkErrorBody, BulkResult, Page, VacancyIn, VacancyPublic
 from matcher.domain import Vacancy
-from matcher.storage import AuditEntry, EmployerRepository, NeedRepository, NeedRow, transaction
+from matcher.storage import AuditEntry, EmployerRepository, NeedRepository, NeedRow, committed_changes, transaction
 
 router = APIRouter(tags=["vacancies"], responses=AUTH_ERRORS)
 
@@ -77,7 +77,7 @@ def create_vacancy(
         row = NeedRepository(session).add(vacancy)
         audit.record(session, PURPOSE, [AuditEntry("vacancy.create", "vacancy", row.id)])
         session.commit()
-        index.put_needs([(row.id, vacancy)])
+        index.put_needs([(row.id, vacancy)], committed_changes(session))
     return vacancy_public(row)
 
 
@@ -113,7 +113,7 @@ def replace_vacancy(
         row = NeedRepository(session).replace(vacancy_id, vacancy)
         audit.record(session, PURPOSE, [AuditEntry("vacancy.update", "vacancy", vacancy_id)])
         session.commit()
-        index.put_needs([(vacancy_id, vacancy)])
+        index.put_needs([(vacancy_id, vacancy)], committed_changes(session))
     return vacancy_public(row)
 
 
@@ -127,7 +127,7 @@ def delete_vacancy(
         NeedRepository(session).delete(vacancy_id)
         audit.record(session, PURPOSE, [AuditEntry("vacancy.delete", "vacancy", vacancy_id)])
         session.commit()
-        index.drop_need(vacancy_id)
+        index.drop_need(vacancy_id, committed_changes(session))
     return Response(status_code=204)
 
 
@@ -156,5 +156,5 @@ def _bulk_vacancies(items: list[Any], check_nul: bool, audit: Auditor, state: Ap
                 return bulk_error_response(len(items), errors)
             ids = NeedRepository(session).add_many(vacancies)
             audit.record(session, PURPOSE, [AuditEntry("vacancy.create", "vacancy", i, {"bulk": True}) for i in ids])
-        state.index.put_needs(list(zip(ids, vacancies, strict=True)))
+        state.index.put_needs(list(zip(ids, vacancies, strict=True)), committed_changes(session))
     return json_response(BulkResult(ids=ids, count=len(ids)), 201)
