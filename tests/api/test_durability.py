@@ -28,12 +28,12 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(url: str, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def _server(url: str, log: Path, *options: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = _free_port()
     env = {**os.environ, "MATCHER_DATABASE_URL": url}
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "matcher.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "matcher.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *options],
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -53,8 +53,12 @@ def _server(url: str, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]
         yield proc, base
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=30)
+            proc.terminate()  # a clean stop: with --workers, killing the supervisor would orphan its workers
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
 
 
 def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
