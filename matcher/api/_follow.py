@@ -16,7 +16,8 @@ appends to the change feed in its own transaction (matcher/storage/_changes.py).
   meanwhile, the read is simply repeated.
 * **A background thread** does the same every second, so an idle worker drops an erased citizen within a second
   even if no request asks it, and prunes feed rows older than an hour every ten minutes. A process whose position
-  is older than what was pruned reloads the whole index from the database.
+  is older than what was pruned, or ahead of the feed (a database restored from a backup), reloads the whole
+  index from the database.
 """
 
 from __future__ import annotations
@@ -98,22 +99,24 @@ class IndexFollower:
     # --------------------------------------------------------------------------------------------- following
 
     def behind(self) -> bool:
-        """Whether a change committed anywhere is not yet in the index (one query; fine on the event loop)."""
-        return self.feed.latest() > self.index.applied
+        """Whether a change committed anywhere is not yet in the index (one query; fine on the event loop).
+        A feed whose newest seq is below the index's position was reset (a restored backup, say): also behind."""
+        return self.feed.latest() != self.index.applied
 
     def catch_up(self) -> None:
         """Apply every change committed so far (blocking; run it in a worker thread)."""
         with self._catching:
             while True:
-                latest = self.feed.latest()
-                if latest <= self.index.applied:
-                    return
+                # position first, then the feed: a local write in between can only make ``latest`` larger
                 generation = self.index.generation
                 after = self.index.applied
+                latest = self.feed.latest()
+                if latest == after:
+                    return
                 with transaction(self.sessions) as session:
                     feed = ChangeFeedRepository(session)
-                    if feed.pruned_through() > after:
-                        reload = True
+                    if latest < after or feed.pruned_through() > after:
+                        reload = True  # the feed was reset, or pruned past this index: changes are missing
                     else:
                         reload = False
                         changes = [c for c in feed.since(after, latest) if not self.index.is_local(c[0])]
@@ -127,7 +130,7 @@ class IndexFollower:
                             else None
                         )
                 if reload:
-                    log.warning("index is behind the pruned change feed (at %d): reloading it whole", after)
+                    log.warning("index at %d cannot follow the change feed (at %d): reloading it whole", after, latest)
                     self._load_all()
                     continue
                 with self.index.write_mutex:

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from matcher.api import Services, create_app
 from matcher.api.deps import AppState
@@ -207,3 +208,18 @@ def test_matcher_serve_with_two_worker_processes(tmp_path: Path) -> None:
             assert call(base, "GET", f"/v1/citizens/{cid}/matches").status_code == 404
     workers = set(re.findall(r"Started server process \[(\d+)\]", log.read_text()))
     assert len(workers) == 2, log.read_text()[-2000:]
+
+
+def test_a_worker_ahead_of_a_restored_feed_reloads_whole(workers: tuple[Worker, Worker, int], db_url: str) -> None:
+    """A database restored from an older backup: its feed ends below the worker's position."""
+    a, b, employer = workers
+    vid = _need(a, employer)
+    ids = [a.call("POST", "/v1/citizens", json=s.citizen_json(i)).json()["id"] for i in range(4)]
+    assert sorted(b.candidate_ids(vid)) == sorted(ids)
+    engine = make_engine(db_url)
+    with transaction(session_factory(engine)) as session:  # "restore": the last two citizens never happened
+        for cid in ids[2:]:
+            CitizenRepository(session).erase(cid)
+        session.execute(text("DELETE FROM index_changes WHERE entity_id IN (:x, :y)"), {"x": ids[2], "y": ids[3]})
+    engine.dispose()
+    assert sorted(b.candidate_ids(vid)) == sorted(ids[:2])
