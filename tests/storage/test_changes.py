@@ -23,13 +23,6 @@ from matcher.storage import (
 from tests.storage import _samples as s
 
 
-@pytest.fixture
-def factory(db_url: str):
-    engine = make_engine(db_url)
-    yield session_factory(engine)
-    engine.dispose()
-
-
 def _feed(factory: sessionmaker[Session], after: int = 0) -> list[tuple[str, int | None]]:
     with transaction(factory) as session:
         feed = ChangeFeedRepository(session)

@@ -19,19 +19,10 @@ from matcher.storage import (
     MetaRepository,
     NeedRepository,
     NotFoundError,
-    make_engine,
     pseudonym,
-    session_factory,
     transaction,
 )
 from tests.storage import _samples as s
-
-
-@pytest.fixture
-def factory(db_url: str):
-    engine = make_engine(db_url)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def test_citizen_round_trip_and_unique_external_ref(factory) -> None:
