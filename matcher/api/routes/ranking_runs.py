@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from matcher.api.deps import AppState, KeyInfo, SessionDep, StateDep, require
+from matcher.api.deps import AppState, IndexDep, KeyInfo, SessionDep, StateDep, require
 from matcher.api.routes._common import AUTH_ERRORS, NOT_FOUND, Limit, Offset
 from matcher.batch import COMPLETED, NightlyScheduler, RerankJob, RerankOptions, RunInProgressError, latest_completed
 from matcher.domain import Explanation
@@ -177,7 +177,7 @@ def get_run(run_id: RunId, key: AdminKey, session: SessionDep) -> RunPublic:
 
 @router.get("/v1/rankings/runs/{run_id}/plan", responses={**NOT_FOUND, 409: {"description": "run not completed"}})
 def get_plan(
-    run_id: RunId, key: AdminKey, session: SessionDep, state: StateDep, limit: Limit = 50, offset: Offset = 0
+    run_id: RunId, key: AdminKey, session: SessionDep, index: IndexDep, limit: Limit = 50, offset: Offset = 0
 ) -> PlanPublic:
     """The run's placement plan, best value first, each assignment explained."""
     run = session.get(RankingRunRow, run_id)
@@ -190,9 +190,7 @@ def get_plan(
     rows = session.scalars(
         select(RankingResultRow).where(*where).order_by(RankingResultRow.rank).limit(limit).offset(offset)
     )
-    if state.follower.behind():
-        state.follower.catch_up()
-    explain_pair = getattr(state.index.engine, "explain_pair", None)
+    explain_pair = getattr(index.engine, "explain_pair", None)
     out = []
     for row in rows:
         explanation = None

@@ -92,7 +92,7 @@ async def vacancy_candidates(
     needs only, anonymised results of consenting citizens (a per-need handle instead of identity)."""
     # async, with one dependency for key, role and audit: a list already ranked since the last write (the common
     # case: consultants reopen lists) is answered on the event loop without a thread hand-off, and FastAPI's
-    # per-dependency bookkeeping was a third of such a request. Ranking itself always runs in the thread pool.
+    # per-dependency bookkeeping was a third of such a request. Ranking goes through run_ranking (deps.py).
     state: AppState = request.app.state.matcher
     key = audit.key
     index = await fresh_index(state)
