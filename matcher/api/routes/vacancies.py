@@ -58,6 +58,13 @@ def _own_need(session: Any, key: KeyInfo, vacancy_id: int) -> NeedRow:
     return row
 
 
+def _end_read(session: Any) -> None:
+    """End the checks' read transaction before waiting for the index's write mutex. On SQLite every transaction
+    holds the write lock from its BEGIN, and the writer holding the mutex may be waiting for that lock: the two
+    would wait on each other until the 30 s busy timeout. The write re-reads what it needs inside the mutex."""
+    session.rollback()
+
+
 @router.post("/v1/employers/{employer_id}/vacancies", status_code=201, responses={**NOT_FOUND, **TOO_LARGE})
 def create_vacancy(
     employer_id: EmployerId,
@@ -72,6 +79,7 @@ def create_vacancy(
     occupation (returned in `occupation_resolved`); free-text skills come back `resolved`."""
     ensure_employer_access(key, employer_id)
     EmployerRepository(session).get(employer_id)
+    _end_read(session)
     vacancy = normalizer.resolve_vacancy(_domain(body, employer_id))
     with index.write_mutex:
         row = NeedRepository(session).add(vacancy)
@@ -107,8 +115,9 @@ def replace_vacancy(
     normalizer: NormalizerDep,
 ) -> VacancyPublic:
     """Replace a need. It stays with its employer (`employer_id`, if sent, must be the stored one)."""
-    current = _own_need(session, key, vacancy_id)
-    vacancy = normalizer.resolve_vacancy(_domain(body, current.employer_id))
+    employer_id = _own_need(session, key, vacancy_id).employer_id
+    _end_read(session)
+    vacancy = normalizer.resolve_vacancy(_domain(body, employer_id))
     with index.write_mutex:
         row = NeedRepository(session).replace(vacancy_id, vacancy)
         audit.record(session, PURPOSE, [AuditEntry("vacancy.update", "vacancy", vacancy_id)])
@@ -123,6 +132,7 @@ def delete_vacancy(
 ) -> Response:
     """Delete a need with its feedback and ranking results."""
     _own_need(session, key, vacancy_id)
+    _end_read(session)
     with index.write_mutex:
         NeedRepository(session).delete(vacancy_id)
         audit.record(session, PURPOSE, [AuditEntry("vacancy.delete", "vacancy", vacancy_id)])
