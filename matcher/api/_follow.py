@@ -77,7 +77,7 @@ class IndexFollower:
     # --------------------------------------------------------------------------------------------- loading
 
     def load(self) -> None:
-        """Fill the index from the database (startup, and a reload after falling behind what was pruned)."""
+        """Fill the (empty) index from the database at startup."""
         with self._catching:
             self._load_all(first=True)
 
@@ -89,6 +89,7 @@ class IndexFollower:
                 pinned, hidden = FeedbackRepository(session).overrides()
                 citizens = list(CitizenRepository(session).profiles())
                 needs = list(NeedRepository(session).vacancies())
+            # a reload builds a new engine beside the one still serving: twice the memory until the swap
             engine = None if first else self.engine_factory()
             with self.index.write_mutex:
                 if self.index.generation != generation:
