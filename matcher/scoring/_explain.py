@@ -8,7 +8,6 @@ covered, the distance in km, the school days) are recomputed here from the domai
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from operator import itemgetter
 
@@ -28,8 +27,7 @@ from matcher.features._citizen import is_recognised
 from matcher.features._need import related_tuples
 from matcher.scoring._base import Gate
 from matcher.scoring._names import MONTH_DA, country_name, join_words, language_name, weekday_names
-from matcher.taxonomy import Postcodes, Taxonomy
-from matcher.taxonomy._geo import EARTH_RADIUS_KM
+from matcher.taxonomy import Postcodes, Taxonomy, haversine_km_pair
 
 MAX_SENTENCES = 5
 
@@ -298,7 +296,7 @@ def explain(
             "Postcode unknown: distance not assessed",
         )
     else:
-        km = _haversine_km(here[0], here[1], there[0], there[1])
+        km = haversine_km_pair(here[0], here[1], there[0], there[1])
         km_txt = f"{km:.0f}" if km >= 1 else "under 1"
         km_en = f"{km:.0f}" if km >= 1 else "less than 1"
         add(
@@ -345,15 +343,6 @@ def _related_count(missing: list[str], held: frozenset[str], taxonomy: Taxonomy,
         if row is not None and not held_rows.isdisjoint(indices[indptr[row] : indptr[row + 1]]):
             count += 1
     return count
-
-
-def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """:func:`~matcher.taxonomy.haversine_km` for one pair, in plain floats (the numpy version costs ~8 µs on
-    scalars, for every explained match)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dlmb = math.radians(lon2) - math.radians(lon1)
-    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlmb / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
 
 
 def _best_experience(citizen: Citizen, need_occ: str, taxonomy: Taxonomy) -> tuple[str, float | None, bool] | None:

@@ -6,7 +6,7 @@ concepts and for checking profiles (:class:`TaxonomyInputError` names the offend
 """
 
 from matcher.taxonomy._errors import TaxonomyInputError
-from matcher.taxonomy._geo import Postcodes, haversine_km, load_postcodes
+from matcher.taxonomy._geo import Postcodes, haversine_km, haversine_km_pair, load_postcodes
 from matcher.taxonomy._load import get_taxonomy, load_taxonomy
 from matcher.taxonomy._model import LabelTable, Taxonomy
 from matcher.taxonomy._normalize import Candidate, Normalizer, SkillSpan, get_normalizer
@@ -22,6 +22,7 @@ __all__ = [
     "get_normalizer",
     "get_taxonomy",
     "haversine_km",
+    "haversine_km_pair",
     "load_postcodes",
     "load_taxonomy",
 ]
