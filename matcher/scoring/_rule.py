@@ -152,6 +152,14 @@ def _dense_rows(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np
     return out
 
 
+def _one_hot_times(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Dense float32 ``matrix[rows][:, cols]``, 0 where ``cols[j] < 0``: the product with a one-hot
+    right-hand side, narrow (:func:`_narrow_times`) or wide (:func:`_rows_times` with :func:`_one_hot`)."""
+    if _is_narrow(len(cols), rows, matrix):
+        return _narrow_times(matrix, rows, _one_hot_columns(cols))
+    return _rows_times(matrix, rows, _one_hot(cols, matrix.shape[1]))
+
+
 def _one_hot(cols: np.ndarray, n_codes: int) -> sp.csc_matrix:
     """(n_codes × len(cols)) with a 1 at (cols[j], j) for every cols[j] ≥ 0. Built straight in CSC form (one
     entry per column, already in order): the COO route costs ~1 ms of scipy checks per call."""
@@ -319,10 +327,7 @@ class RuleScorer(Scorer):
                 continue
             if matrix.nnz == 0:
                 continue
-            if _is_narrow(len(cols), c_rows, matrix):
-                hits = _narrow_times(matrix, c_rows, _one_hot_columns(cols))
-            else:
-                hits = _rows_times(matrix, c_rows, _one_hot(cols, matrix.shape[1]))
+            hits = _one_hot_times(matrix, c_rows, cols)
             if credit != 1.0:
                 hits *= F32(credit)
             table = hits if table is None else np.maximum(table, hits, out=table)
@@ -396,10 +401,7 @@ class RuleScorer(Scorer):
             return _const(1.0, shape)
         asked = _dense_rows(lang_req, n_rows, langs).astype(F32)  # (n_n, L)
         hard = _dense_rows(needs.lang_hard, n_rows, langs) > 0
-        if _is_narrow(len(langs), c_rows, cit.languages):
-            have = _narrow_times(cit.languages, c_rows, _one_hot_columns(langs))  # (n_c, L)
-        else:
-            have = _rows_times(cit.languages, c_rows, _one_hot(langs, cit.languages.shape[1]))
+        have = _one_hot_times(cit.languages, c_rows, langs)  # (n_c, L)
         first, inv = _distinct_rows(have, shape[1])
         reps = have[first]
         penalty = needs.lang_penalty[n_rows][None, :]
