@@ -42,6 +42,7 @@ from matcher.storage import (
     entity_ids,
     transaction,
 )
+from matcher.storage._changes import CITIZEN, NEED, OVERRIDES
 
 log = logging.getLogger(__name__)
 
@@ -121,13 +122,13 @@ class IndexFollower:
                     else:
                         reload = False
                         changes = [c for c in feed.since(after, latest) if not self.index.is_local(c[0])]
-                        citizen_ids = entity_ids(changes, "citizen")
-                        need_ids = entity_ids(changes, "need")
+                        citizen_ids = entity_ids(changes, CITIZEN)
+                        need_ids = entity_ids(changes, NEED)
                         citizens = CitizenRepository(session).profiles_of(citizen_ids)
                         needs = NeedRepository(session).vacancies_of(need_ids)
                         overrides = (
                             FeedbackRepository(session).overrides()
-                            if any(kind == "overrides" for _, kind, _ in changes)
+                            if any(kind == OVERRIDES for _, kind, _ in changes)
                             else None
                         )
                 if reload:

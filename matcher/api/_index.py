@@ -131,12 +131,9 @@ class LiveIndex:
         # employer ids known to be stored: employers are never deleted, so once seen an id stays valid
         self._employers: set[int] = set()
         # Position in the change feed. ``applied``: every change with a seq up to it is reflected here.
-        # ``_local``: seqs above it that this process's own writes have applied already. ``generation`` counts
-        # updates, so a follower that read the database without holding ``write_mutex`` can tell whether a
-        # write slipped in before it applied what it read.
+        # ``_local``: seqs above it that this process's own writes have applied already.
         self.applied = 0
         self._local: set[int] = set()
-        self.generation = 0
 
     # ----------------------------------------------------------------------------------------- writes
 
@@ -208,11 +205,17 @@ class LiveIndex:
     # ----------------------------------------------------------------------------------- change feed position
 
     def _updated(self, seqs: Collection[int]) -> None:
-        self.generation += 1
         self._invalidate()
         if seqs:
             self._local.update(s for s in seqs if s > self.applied)
             self._advance(self.applied)
+
+    @property
+    def generation(self) -> int:
+        """Counts the updates of the index (the cache version, which every update bumps): a follower that read
+        the database without holding ``write_mutex`` compares it to tell whether a write slipped in before it
+        applied what it read."""
+        return self._version
 
     def is_local(self, seq: int) -> bool:
         """True when this process's own write already applied change ``seq``."""
