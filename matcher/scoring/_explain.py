@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 from operator import itemgetter
 
 from matcher.config import ScoringPolicy
@@ -26,7 +27,7 @@ from matcher.domain import (
 from matcher.features._citizen import is_recognised
 from matcher.features._need import related_tuples
 from matcher.scoring._base import Gate
-from matcher.scoring._names import MONTH_DA, country_name, join_words, language_name, weekday_names
+from matcher.scoring._names import MONTH_DA, MONTH_EN, country_name, join_words, language_name, weekday_names
 from matcher.taxonomy import Postcodes, Taxonomy, haversine_km_pair
 
 MAX_SENTENCES = 5
@@ -37,7 +38,7 @@ def _date_da(day: dt.date) -> str:
 
 
 def _date_en(day: dt.date) -> str:
-    return day.strftime("%d %B %Y").lstrip("0")
+    return f"{day.day} {MONTH_EN[day.month - 1]} {day.year}"
 
 
 def _cap(text: str) -> str:
@@ -334,15 +335,33 @@ def _related_count(missing: list[str], held: frozenset[str], taxonomy: Taxonomy,
     """How many missing essential skills the citizen partly covers through a related skill."""
     if not missing or not held or policy.related_skill_credit <= 0:
         return 0
-    indptr, indices, _ = related_tuples(taxonomy, policy.related_skill_top_k)
-    skill_row = taxonomy.skill_row
-    held_rows = {skill_row[u] for u in held if u in skill_row}
+    related = _related_uris(taxonomy, policy.related_skill_top_k)
     count = 0
     for uri in missing:
-        row = skill_row.get(uri)
-        if row is not None and not held_rows.isdisjoint(indices[indptr[row] : indptr[row + 1]]):
+        near = related.get(uri)
+        if near is None:
+            near = related[uri] = _near_uris(uri, taxonomy, policy.related_skill_top_k)
+        if not near.isdisjoint(held):
             count += 1
     return count
+
+
+@lru_cache(maxsize=4)
+def _related_uris(taxonomy: Taxonomy, k: int) -> dict[str, frozenset[str]]:
+    """Per skill URI, the URIs of its ``k`` strongest related skills (the links the skills score credits),
+    filled in as explanations ask: a set lookup against the citizen's skills then replaces turning the
+    citizen's skills into taxonomy rows on every explanation. Entries are computed from immutable data, so two
+    threads filling the same one write equal values."""
+    return {}
+
+
+def _near_uris(uri: str, taxonomy: Taxonomy, k: int) -> frozenset[str]:
+    row = taxonomy.skill_row.get(uri)
+    if row is None:
+        return frozenset()
+    indptr, indices, _ = related_tuples(taxonomy, k)
+    uris = taxonomy.skill_uris
+    return frozenset(uris[c] for c in indices[indptr[row] : indptr[row + 1]])
 
 
 def _best_experience(citizen: Citizen, need_occ: str, taxonomy: Taxonomy) -> tuple[str, float | None, bool] | None:

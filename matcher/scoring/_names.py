@@ -46,6 +46,10 @@ WEEKDAY_EN: dict[Weekday, str] = {
     Weekday.fri: "Friday", Weekday.sat: "Saturday", Weekday.sun: "Sunday",
 }  # fmt: skip
 
+MONTH_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+            "November", "December")  # fmt: skip
+"""English month names, so that dates read the same whatever the process's locale (strftime's %B follows it)."""
+
 MONTH_DA = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september", "oktober",
             "november", "december")  # fmt: skip
 

@@ -243,3 +243,17 @@ def test_empty_build(taxonomy: Taxonomy) -> None:
     n = needs_of(taxonomy)
     assert f.n == 0 and f.skills.shape == (0, taxonomy.n_skills)
     assert n.n == 0 and n.essential.shape == (0, taxonomy.n_skills)
+
+
+def test_csr_from_dicts_small_and_large_paths_agree() -> None:
+    import matcher.features._base as base
+
+    rows = [{9: 1.0, 1: 0.5, 5: 2.0}, {}, {3: 1.0}, {0: 0.25, 7: 1.5}]
+    small = base.csr_from_dicts(rows, 12)
+    assert len(rows) <= base.SMALL_CSR_ROWS
+    large = base.csr_from_dicts(rows * base.SMALL_CSR_ROWS, 12)[: len(rows)]  # more rows than the small path takes
+    assert small.shape == (4, 12) and small.has_sorted_indices
+    for name in ("data", "indices", "indptr"):
+        assert getattr(small, name).dtype == getattr(large, name).dtype
+        assert np.array_equal(getattr(small, name), getattr(large, name))
+    assert base.csr_from_dicts([], 3).shape == (0, 3)

@@ -110,3 +110,28 @@ def test_falls_back_on_the_overall_score(taxonomy: Taxonomy, postcodes: Postcode
     e = explain(toy.citizen(), need, components, 0, taxonomy, postcodes, ScoringPolicy())
     check_shape(e)
     assert e.da[-1] == "Samlet vurdering: 50 %" and e.en[-1] == "Overall score: 50 %"
+
+
+def test_related_skills_count_towards_missing_essential_ones(taxonomy: Taxonomy, postcodes: Postcodes) -> None:
+    # the home care aide's profile asks hygiene, assist_daily_living, communicate_patients; this citizen has none
+    # of them, but clean_rooms is related to hygiene and patient_care to assist_daily_living (toy.RELATED)
+    related = toy.citizen(skills=toy.skills("clean_rooms", "patient_care"))
+    unrelated = toy.citizen(skills=toy.skills("drive_truck"))
+    (a,), (b,) = explain_pairs([related, unrelated], [toy.vacancy()], taxonomy, postcodes)
+    assert "Har 0 af 3 nødvendige kompetencer og beslægtede kompetencer til 2 mere" in a.da[0]
+    assert a.en[0].startswith("Has 0 of 3 essential skills, and related skills for 2 more")
+    assert b.en[0] == "Has 0 of 3 essential skills (from the ESCO profile of home care aide)"
+    policy = ScoringPolicy(related_skill_credit=0.0)  # no credit for related skills: no such claim either
+    components = dict.fromkeys(("skills", "experience", "qualification", "language", "schedule", "geography"), 0.5)
+    e = explain(related, toy.vacancy(), components, 0, taxonomy, postcodes, policy)
+    assert "related" not in " ".join(e.en)
+
+
+def test_dates_read_the_same_in_any_locale() -> None:
+    import datetime as dt
+
+    from matcher.scoring._explain import _date_da, _date_en
+
+    assert _date_en(dt.date(2026, 3, 5)) == "5 March 2026"
+    assert _date_en(dt.date(2026, 12, 24)) == "24 December 2026"
+    assert _date_da(dt.date(2026, 3, 5)) == "5. marts 2026"
