@@ -185,9 +185,13 @@ class AuditWriter:
             log.debug("audit writer: moved %d staged entries into audit_log", moved)
 
     def _commit(self, batch: Sequence[_Pending]) -> None:
-        # Plain DB-API statements on one connection: the ORM's per-row work cost more than SQLite's insert, and
-        # this runs for every search. The values are converted by the column types' own bind processors, so the
-        # rows are stored exactly as AuditRepository stores them.
+        # A handful of statements on the DB-API connection, whatever the batch: the ORM's per-row work cost more
+        # than SQLite's insert, and every statement step (each row of an executemany, each row fetched) releases
+        # the GIL and must take it back from the request thread, which holds it while it ranks: that handover
+        # waits up to the interpreter's switch interval (5 ms) and cost the service a tenth of its CPU when a
+        # batch took ~30 of them. So: one BEGIN, one existence query answering in one row, one multi-row INSERT
+        # per few thousand entries, one COMMIT. Values are converted by the column types' own bind processors,
+        # so the rows are stored exactly as AuditRepository stores them.
         dialect = self._engine.dialect
         sqlite = dialect.name == "sqlite"
         table = AuditStagingRow.__table__
@@ -196,42 +200,68 @@ class AuditWriter:
         encoded: dict[int, Any] = {}  # routes share one details dict among a request's entries: encode it once
         now = utcnow()
         at = at_bind(now) if at_bind else now
-        with self._engine.begin() as conn:
-            named = sorted({int(e.subject_id) for item in batch for e in item.entries if _names_citizen(e)})
-            existing: set[int] = set()
-            cursor = conn.connection.cursor()  # the DB-API cursor, in this transaction: rows as plain tuples
+        named = sorted({int(e.subject_id) for item in batch for e in item.entries if _names_citizen(e)})
+        raw = self._engine.raw_connection()  # SQLite: autocommit until our BEGIN (see make_engine)
+        try:
+            cursor = raw.cursor()
             try:
-                for i in range(0, len(named), 10_000):  # SQLite allows 32,766 parameters per statement
-                    chunk = named[i : i + 10_000]
-                    if sqlite:
-                        cursor.execute(
-                            f"SELECT id FROM citizens WHERE id IN ({', '.join('?' * len(chunk))})", tuple(chunk)
-                        )
-                    else:  # the share lock orders us against a concurrent erase (module doc)
-                        cursor.execute("SELECT id FROM citizens WHERE id = ANY(%s) FOR SHARE", (chunk,))
-                    existing.update(row[0] for row in cursor.fetchall())
+                if sqlite:
+                    cursor.execute("BEGIN IMMEDIATE")
+                existing = _existing_citizens(cursor, named, sqlite)
+                erased = set(named) - existing
+                rows: list[Any] = []
+                for item in batch:
+                    for e in item.entries:
+                        subject = str(e.subject_id)
+                        if erased and _names_citizen(e) and int(e.subject_id) in erased:
+                            subject = pseudonym(self._salt, "citizen", e.subject_id)
+                        details = e.details or {}
+                        if details_bind is not None:
+                            if id(details) not in encoded:
+                                encoded[id(details)] = details_bind(details)
+                            details = encoded[id(details)]
+                        rows.extend((at, item.key_id, e.action, item.purpose, e.subject_type, subject, details))
+                mark, cast = ("?", "?") if sqlite else ("%s", "CAST(%s AS JSON)")
+                one = f"({', '.join([mark] * 6)}, {cast})"
+                width = 7
+                for i in range(0, len(rows), INSERT_ROWS * width):
+                    chunk = rows[i : i + INSERT_ROWS * width]
+                    cursor.execute(
+                        f"INSERT INTO {AuditStagingRow.__tablename__} "
+                        "(at, key_id, action, purpose, subject_type, subject_id, details) "
+                        f"VALUES {', '.join([one] * (len(chunk) // width))}",
+                        chunk,
+                    )
+                raw.commit()
+            except BaseException:
+                raw.rollback()
+                raise
             finally:
                 cursor.close()
-            erased = set(named) - existing
-            rows = []
-            for item in batch:
-                for e in item.entries:
-                    subject = str(e.subject_id)
-                    if erased and _names_citizen(e) and int(e.subject_id) in erased:
-                        subject = pseudonym(self._salt, "citizen", e.subject_id)
-                    details = e.details or {}
-                    if details_bind is not None:
-                        if id(details) not in encoded:
-                            encoded[id(details)] = details_bind(details)
-                        details = encoded[id(details)]
-                    rows.append((at, item.key_id, e.action, item.purpose, e.subject_type, subject, details))
-            mark, cast = ("?", "?") if sqlite else ("%s", "CAST(%s AS JSON)")
-            conn.exec_driver_sql(
-                f"INSERT INTO {AuditStagingRow.__tablename__} "
-                "(at, key_id, action, purpose, subject_type, subject_id, details) "
-                f"VALUES ({', '.join([mark] * 6)}, {cast})",
-                rows,
+        finally:
+            raw.close()
+
+
+INSERT_ROWS = 4_000
+"""Entries per INSERT statement (7 parameters each: SQLite allows 32,766 per statement)."""
+
+
+def _existing_citizens(cursor: Any, ids: list[int], sqlite: bool) -> set[int]:
+    """Which of ``ids`` are stored citizens, in the cursor's transaction."""
+    existing: set[int] = set()
+    for i in range(0, len(ids), 10_000):  # SQLite allows 32,766 parameters per statement
+        chunk = ids[i : i + 10_000]
+        if sqlite:  # one row back (group_concat), not one step per citizen
+            cursor.execute(
+                f"SELECT group_concat(id) FROM citizens WHERE id IN ({', '.join('?' * len(chunk))})", tuple(chunk)
             )
+            found = cursor.fetchone()[0]
+            if found:
+                existing.update(int(x) for x in str(found).split(","))
+        else:  # psycopg fetches the whole result at once; the share lock orders us against an erase (module doc)
+            cursor.execute("SELECT id FROM citizens WHERE id = ANY(%s) FOR SHARE", (chunk,))
+            existing.update(row[0] for row in cursor.fetchall())
+    return existing
 
 
 def _names_citizen(entry: AuditEntry) -> bool:
