@@ -33,20 +33,24 @@ DEDUP_MIN_COLUMNS = 16
 than it saves (a few passes over a thin grid): the interactive one-need query is the case that matters."""
 
 
-def _distinct_rows(keys: np.ndarray, n_other: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row positions of the distinct rows of ``keys`` (n × k) and, per row, which distinct row it is.
+def _distinct_rows(n_other: int, *columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions of the distinct rows of the key ``columns`` (equal-length arrays, 1-D or 2-D, side by side)
+    and, per row, which distinct row it is.
 
     Why: most per-citizen inputs take few distinct values within a block (a few postcodes, hours ranges and
     language levels), so a component is computed on those rows only and gathered out with one contiguous
     row copy, instead of several passes over the whole grid. ``n_other`` is the size of the grid's other
-    dimension; when it is small every row is taken as distinct (same values, no sort).
+    dimension; when it is small every row is taken as distinct (same values, no sort, and the key columns are
+    not even put side by side: against one need that was most of a component's cost).
     """
-    if len(keys) == 0:
+    n = len(columns[0])
+    if n == 0:
         return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    if n_other < DEDUP_MIN_COLUMNS or len(keys) == 1:
-        every = np.arange(len(keys), dtype=np.intp)
+    if n_other < DEDUP_MIN_COLUMNS or n == 1:
+        every = np.arange(n, dtype=np.intp)
         return every, every
-    keys = np.ascontiguousarray(keys.reshape(len(keys), -1))
+    keys = columns[0] if len(columns) == 1 else np.column_stack(columns)
+    keys = np.ascontiguousarray(keys.reshape(n, -1))
     # one opaque byte string per row: np.unique on those is ~6× faster than np.unique(axis=0)
     rows = keys.view(np.dtype((np.void, keys.dtype.itemsize * keys.shape[1]))).ravel()
     _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
@@ -311,7 +315,10 @@ class RuleScorer(Scorer):
         Computed for the block's distinct need occupations (a few dozen), then gathered out to the columns.
         """
         occ_all = needs.occupation[n_rows]
-        uniq, inv = np.unique(occ_all, return_inverse=True)
+        if len(occ_all) == 1:  # one need (an interactive query): np.unique alone cost more than the rest
+            uniq, inv = occ_all, np.zeros(1, np.intp)
+        else:
+            uniq, inv = np.unique(occ_all, return_inverse=True)
         if len(uniq) == 0 or uniq[-1] < 0:
             return _const(0.0, shape)
         isco = np.where(uniq >= 0, self.taxonomy.occupation_isco[np.maximum(uniq, 0)], -1)
@@ -363,7 +370,7 @@ class RuleScorer(Scorer):
             table = cit.qual_fit
             return np.take(table.ravel(), (c_rows * table.shape[1])[:, None] + level[None, :])
         fit = cit.qual_fit[c_rows]
-        first, inv = _distinct_rows(fit, shape[1])
+        first, inv = _distinct_rows(shape[1], fit)
         return np.take(fit[first], level, axis=1)[inv]
 
     def _overqualification(
@@ -396,13 +403,16 @@ class RuleScorer(Scorer):
         then gathered out to the citizens.
         """
         lang_req = needs.lang_req
-        langs = np.unique(lang_req.indices[row_entries(lang_req, n_rows)[1]])
+        if len(n_rows) == 1:  # one need: its CSR row is already sorted and distinct
+            langs = lang_req.indices[lang_req.indptr[n_rows[0]] : lang_req.indptr[n_rows[0] + 1]]
+        else:
+            langs = np.unique(lang_req.indices[row_entries(lang_req, n_rows)[1]])
         if len(langs) == 0:
             return _const(1.0, shape)
         asked = _dense_rows(lang_req, n_rows, langs).astype(F32)  # (n_n, L)
         hard = _dense_rows(needs.lang_hard, n_rows, langs) > 0
         have = _one_hot_times(cit.languages, c_rows, langs)  # (n_c, L)
-        first, inv = _distinct_rows(have, shape[1])
+        first, inv = _distinct_rows(shape[1], have)
         reps = have[first]
         penalty = needs.lang_penalty[n_rows][None, :]
         gate_on = self.policy.gates.language and bool(hard.any())
@@ -442,7 +452,7 @@ class RuleScorer(Scorer):
         if not stated.any() and not school.any():
             return _const(1.0, shape)
         hmin, hmax = cit.hours_min[c_rows], cit.hours_max[c_rows]
-        first, inv = _distinct_rows(np.column_stack([hmin, hmax, school.astype(F32)]), shape[1])
+        first, inv = _distinct_rows(shape[1], hmin, hmax, school)
         fit = np.ones((len(first), shape[1]), F32)
         gate = np.zeros((len(first), shape[1]), np.uint16)
         if stated.any():
@@ -491,9 +501,9 @@ class RuleScorer(Scorer):
             return _const(p.unknown_location_score, shape)
         cx, cy = cit.geo_x[c_rows], cit.geo_y[c_rows]
         max_km = cit.max_commute_km[c_rows].astype(F32)
-        fc, ic = _distinct_rows(np.column_stack([cx, cy, max_km, c_known.astype(F32)]), shape[1])
+        fc, ic = _distinct_rows(shape[1], cx, cy, max_km, c_known)
         nx, ny = needs.geo_x[n_rows], needs.geo_y[n_rows]
-        fn, in_ = _distinct_rows(np.column_stack([nx, ny, n_known.astype(F32)]), shape[0])
+        fn, in_ = _distinct_rows(shape[0], nx, ny, n_known)
         d2 = np.subtract.outer(cx[fc], nx[fn])
         d2 *= d2
         dy = np.subtract.outer(cy[fc], ny[fn])
@@ -573,7 +583,7 @@ class RuleScorer(Scorer):
         required = needs.licences[n_rows]
         if not required.any():
             return
-        first, inv = _distinct_rows(cit.licences[c_rows], len(n_rows))
+        first, inv = _distinct_rows(len(n_rows), cit.licences[c_rows])
         held = cit.licences[c_rows][first]
         missing = np.bitwise_and.outer(~held, required) != 0
         if missing.any():
