@@ -33,9 +33,10 @@ DEDUP_MIN_COLUMNS = 16
 than it saves (a few passes over a thin grid): the interactive one-need query is the case that matters."""
 
 
-def _distinct_rows(n_other: int, *columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _distinct_rows(n_other: int, *columns: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Row positions of the distinct rows of the key ``columns`` (equal-length arrays, 1-D or 2-D, side by side)
-    and, per row, which distinct row it is.
+    and, per row, which distinct row it is; ``(None, None)`` when every row is taken as its own (see
+    :func:`_at`).
 
     Why: most per-citizen inputs take few distinct values within a block (a few postcodes, hours ranges and
     language levels), so a component is computed on those rows only and gathered out with one contiguous
@@ -44,17 +45,24 @@ def _distinct_rows(n_other: int, *columns: np.ndarray) -> tuple[np.ndarray, np.n
     not even put side by side: against one need that was most of a component's cost).
     """
     n = len(columns[0])
-    if n == 0:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    if n_other < DEDUP_MIN_COLUMNS or n == 1:
-        every = np.arange(n, dtype=np.intp)
-        return every, every
+    if n_other < DEDUP_MIN_COLUMNS or n <= 1:
+        return None, None
     keys = columns[0] if len(columns) == 1 else np.column_stack(columns)
     keys = np.ascontiguousarray(keys.reshape(n, -1))
     # one opaque byte string per row: np.unique on those is ~6× faster than np.unique(axis=0)
     rows = keys.view(np.dtype((np.void, keys.dtype.itemsize * keys.shape[1]))).ravel()
     _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
     return first, inverse.ravel()
+
+
+def _at(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    """``values[rows]``, or ``values`` itself for ``rows`` None (every row its own: no copy, no gather)."""
+    return values if rows is None else values[rows]
+
+
+def _columns_at(values: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
+    """``values[:, cols]`` (as :func:`_at`, for columns)."""
+    return values if cols is None else np.take(values, cols, axis=1)
 
 
 def _take_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
@@ -263,7 +271,7 @@ class RuleScorer(Scorer):
     def _weighted_total(self, components: dict[str, np.ndarray], shape: tuple[int, int]) -> np.ndarray:
         """Σ wₖ·componentₖ / Σ wₖ, added in COMPONENTS order whatever the block (bit-identical results for any
         block split). A constant (broadcast) component costs one scalar add instead of a multiply and an add."""
-        weights = self.policy.weights.model_dump()
+        weights = vars(self.policy.weights)  # read only: the fields without model_dump's copy (~30 µs a block)
         wsum = sum(weights[name] for name in COMPONENTS)
         total: np.ndarray | None = None
         tmp: np.ndarray | None = None
@@ -371,7 +379,7 @@ class RuleScorer(Scorer):
             return np.take(table.ravel(), (c_rows * table.shape[1])[:, None] + level[None, :])
         fit = cit.qual_fit[c_rows]
         first, inv = _distinct_rows(shape[1], fit)
-        return np.take(fit[first], level, axis=1)[inv]
+        return _at(np.take(_at(fit, first), level, axis=1), inv)
 
     def _overqualification(
         self, cit: CitizenFeatures, c_rows: np.ndarray, needs: NeedFeatures, n_rows: np.ndarray, shape: tuple[int, int]
@@ -413,11 +421,11 @@ class RuleScorer(Scorer):
         hard = _dense_rows(needs.lang_hard, n_rows, langs) > 0
         have = _one_hot_times(cit.languages, c_rows, langs)  # (n_c, L)
         first, inv = _distinct_rows(shape[1], have)
-        reps = have[first]
+        reps = _at(have, first)
         penalty = needs.lang_penalty[n_rows][None, :]
         gate_on = self.policy.gates.language and bool(hard.any())
-        fit = np.ones((len(first), shape[1]), F32)
-        gate = np.zeros((len(first), shape[1]), bool)
+        fit = np.ones((len(reps), shape[1]), F32)
+        gate = np.zeros((len(reps), shape[1]), bool)
         for k in range(len(langs)):
             gap = np.subtract.outer(-reps[:, k], -asked[:, k])  # asked − have, ≤ 0 where met or not asked
             if gate_on:
@@ -426,8 +434,8 @@ class RuleScorer(Scorer):
             np.clip(gap, 0.0, 1.0, out=gap)
             np.minimum(fit, F32(1.0) - gap, out=fit)
         if gate_on and gate.any():
-            gates |= np.where(gate, np.uint16(Gate.LANGUAGE), np.uint16(0))[inv]
-        return fit[inv]
+            gates |= _at(np.where(gate, np.uint16(Gate.LANGUAGE), np.uint16(0)), inv)
+        return _at(fit, inv)
 
     def _schedule(
         self,
@@ -453,12 +461,13 @@ class RuleScorer(Scorer):
             return _const(1.0, shape)
         hmin, hmax = cit.hours_min[c_rows], cit.hours_max[c_rows]
         first, inv = _distinct_rows(shape[1], hmin, hmax, school)
-        fit = np.ones((len(first), shape[1]), F32)
-        gate = np.zeros((len(first), shape[1]), np.uint16)
+        hmin, hmax, reps_school = _at(hmin, first), _at(hmax, first), _at(school, first)
+        fit = np.ones((len(hmin), shape[1]), F32)
+        gate = np.zeros((len(hmin), shape[1]), np.uint16)
         if stated.any():
             h = np.where(stated, hours, F32(0.0))
-            over = np.subtract.outer(-hmax[first], -h)  # h − max
-            np.maximum(over, np.subtract.outer(hmin[first], h), out=over)  # or min − h
+            over = np.subtract.outer(-hmax, -h)  # h − max
+            np.maximum(over, np.subtract.outer(hmin, h), out=over)  # or min − h
             np.maximum(over, F32(0.0), out=over)
             over[:, ~stated] = 0.0
             if p.gates.hours:
@@ -466,7 +475,6 @@ class RuleScorer(Scorer):
             over *= F32(1.0 / p.hours_penalty_hours)
             np.clip(over, 0.0, 1.0, out=over)
             np.subtract(F32(1.0), over, out=fit)
-        reps_school = school[first]
         if reps_school.any():
             clash = POPCOUNT8[np.bitwise_and.outer(reps_school, needs.weekdays[n_rows])]
             free = needs.n_days[n_rows][None, :] - clash
@@ -476,8 +484,8 @@ class RuleScorer(Scorer):
                 gate |= np.where(short > 0, np.uint16(Gate.SCHEDULE_CLASH), np.uint16(0))
             fit *= F32(1.0) - short / np.maximum(needed, 1).astype(F32)[None, :]
         if gate.any():
-            gates |= gate[inv]
-        return fit[inv]
+            gates |= _at(gate, inv)
+        return _at(fit, inv)
 
     def _geography(
         self,
@@ -504,27 +512,27 @@ class RuleScorer(Scorer):
         fc, ic = _distinct_rows(shape[1], cx, cy, max_km, c_known)
         nx, ny = needs.geo_x[n_rows], needs.geo_y[n_rows]
         fn, in_ = _distinct_rows(shape[0], nx, ny, n_known)
-        d2 = np.subtract.outer(cx[fc], nx[fn])
+        d2 = np.subtract.outer(_at(cx, fc), _at(nx, fn))
         d2 *= d2
-        dy = np.subtract.outer(cy[fc], ny[fn])
+        dy = np.subtract.outer(_at(cy, fc), _at(ny, fn))
         dy *= dy
         d2 += dy
-        reps_max = max_km[fc]
-        unknown_c, unknown_n = ~c_known[fc], ~n_known[fn]
+        reps_max = _at(max_km, fc)
+        unknown_c, unknown_n = ~_at(c_known, fc), ~_at(n_known, fn)
         if p.gates.commute:
             beyond = d2 > (reps_max * reps_max)[:, None]
             beyond[unknown_c] = False
             beyond[:, unknown_n] = False
             if beyond.any():
                 gate = np.where(beyond, np.uint16(Gate.COMMUTE), np.uint16(0))
-                gates |= np.take(gate, in_, axis=1)[ic]
+                gates |= _at(_columns_at(gate, in_), ic)
         half = reps_max * F32(p.commute_half_score_fraction)
         d2 *= (F32(1.0) / (half * half))[:, None]
         d2 += F32(1.0)
         np.reciprocal(d2, out=d2)
         d2[unknown_c] = F32(p.unknown_location_score)
         d2[:, unknown_n] = F32(p.unknown_location_score)
-        return np.take(d2, in_, axis=1)[ic]
+        return _at(_columns_at(d2, in_), ic)
 
     def _availability(
         self, cit: CitizenFeatures, c_rows: np.ndarray, needs: NeedFeatures, n_rows: np.ndarray, shape: tuple[int, int]
@@ -584,7 +592,7 @@ class RuleScorer(Scorer):
         if not required.any():
             return
         first, inv = _distinct_rows(len(n_rows), cit.licences[c_rows])
-        held = cit.licences[c_rows][first]
+        held = _at(cit.licences[c_rows], first)
         missing = np.bitwise_and.outer(~held, required) != 0
         if missing.any():
-            gates |= np.where(missing, np.uint16(Gate.DRIVING_LICENCE), np.uint16(0))[inv.ravel()]
+            gates |= _at(np.where(missing, np.uint16(Gate.DRIVING_LICENCE), np.uint16(0)), inv)
