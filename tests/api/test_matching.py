@@ -131,3 +131,22 @@ def test_a_cached_list_shows_a_change_made_after_it_was_first_served(api: Api) -
     after = api.call("consultant", "GET", url, params={"limit": 50}).json()
     refs = {x["citizen_id"]: x["external_ref"] for x in after["results"]}
     assert refs[ids[0]] == "case-renamed"
+
+
+def test_ranked_bodies_are_exactly_the_response_models(api: Api) -> None:
+    """The consultant lists are written straight from the matches (not through the models): each body must be
+    what the documented model would serialise, field for field and in its order."""
+    from matcher.api.schemas import CandidateList, CandidateResult, SearchResult
+
+    _, vid = _setup(api)
+    listed = api.call("consultant", "GET", f"/v1/vacancies/{vid}/candidates", params={"limit": 4}).json()
+    assert listed["results"] and CandidateList.model_validate(listed).model_dump(mode="json") == listed
+    assert list(listed) == list(CandidateList.model_fields)
+    body = {"need": s.vacancy_json(api.employer_a), "limit": 3, "offset": 1}
+    r = api.call("consultant", "POST", "/v1/search/candidates", json=body)
+    assert r.status_code == 200, r.text
+    found = r.json()
+    assert found["results"] and SearchResult.model_validate(found).model_dump(mode="json") == found
+    assert list(found) == list(SearchResult.model_fields)
+    assert list(found["results"][0]) == list(CandidateResult.model_fields)
+    assert [x["rank"] for x in found["results"]] == [2, 3, 4][: len(found["results"])]

@@ -6,13 +6,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from matcher.api._bodies import reject_nul
-from matcher.api._bulk import json_response
 from matcher.api._index import LiveIndex
 from matcher.api._services import NormalizerLike
 from matcher.api.deps import AppState, ConsultantAudit, fresh_index, run_ranking
 from matcher.api.routes._common import AUTH_ERRORS, NOT_FOUND, TOO_LARGE, UNAVAILABLE
-from matcher.api.routes.rankings import consultant_results
-from matcher.api.schemas import SearchRequest, SearchResult, VacancyCreate
+from matcher.api.routes.rankings import consultant_page
+from matcher.api.schemas import SearchRequest, SearchResult
 from matcher.domain import Vacancy
 from matcher.ranking import CandidateFilter
 from matcher.storage import AuditEntry, EmployerRepository
@@ -34,12 +33,10 @@ async def search_candidates(body: SearchRequest, request: Request, audit: Consul
     employer_id = body.need.employer_id
     if not index.employer_known(employer_id):
         await run_in_threadpool(_check_employer, state, employer_id)
-    result = await run_ranking(index, _search, body, index, state.normalizer)
+    citizen_ids, page = await run_ranking(index, _search, body, index, state.normalizer)
     about = {"ad_hoc": True}
-    await audit.record_reads_async(
-        "matching", [AuditEntry("search.read", "citizen", r.citizen_id, about) for r in result.results]
-    )
-    return json_response(result, 200)  # built and validated here: serialised once, not validated again
+    await audit.record_reads_async("matching", [AuditEntry("search.read", "citizen", c, about) for c in citizen_ids])
+    return Response(page, media_type="application/json")
 
 
 def _check_employer(state: AppState, employer_id: int) -> None:
@@ -48,7 +45,8 @@ def _check_employer(state: AppState, employer_id: int) -> None:
     state.index.note_employer(employer_id)
 
 
-def _search(body: SearchRequest, index: LiveIndex, normalizer: NormalizerLike) -> SearchResult:
+def _search(body: SearchRequest, index: LiveIndex, normalizer: NormalizerLike) -> tuple[list[int], bytes]:
+    """The listed citizens' ids and the SearchResult body."""
     data = body.need.model_dump(mode="json", exclude_unset=True)
     reject_nul(data, ("body", "need"))
     vacancy = normalizer.resolve_vacancy(Vacancy.model_validate(data))
@@ -58,9 +56,6 @@ def _search(body: SearchRequest, index: LiveIndex, normalizer: NormalizerLike) -
         min_score=body.min_score,
     )
     matches = index.search(vacancy, limit=body.limit, offset=body.offset, filters=filters)
-    return SearchResult(
-        results=consultant_results(index, matches, body.offset),
-        limit=body.limit,
-        offset=body.offset,
-        need=VacancyCreate.model_validate(vacancy.model_dump(mode="json", exclude_none=True)),
-    )
+    # the need echoed as a VacancyCreate: the same fields as the resolved Vacancy (its subclass adds none)
+    need = vacancy.model_dump(mode="json")
+    return [m.citizen_id for m in matches], consultant_page(index, matches, body.limit, body.offset, need=need)
