@@ -178,8 +178,9 @@ def explain(
     held = citizen.held_skills
     essential, from_profile = about.essential, about.from_profile
     if essential:
-        covered = sum(1 for u in essential if u in held)
-        partial = _related_count([u for u in essential if u not in held], held, taxonomy, policy)
+        missing = [u for u in essential if u not in held]
+        covered = len(essential) - len(missing)
+        partial = _related_count(missing, held, taxonomy, policy)
         da = f"Har {covered} af {len(essential)} nødvendige kompetencer"
         en = f"Has {covered} of {len(essential)} essential skills"
         if partial:
@@ -364,17 +365,23 @@ def _near_uris(uri: str, taxonomy: Taxonomy, k: int) -> frozenset[str]:
     return frozenset(uris[c] for c in indices[indptr[row] : indptr[row + 1]])
 
 
+@lru_cache(maxsize=4)
+def _isco_by_uri(taxonomy: Taxonomy) -> dict[str, int]:
+    """Occupation URI → ISCO code (-1 unknown) as plain ints: reading them off the numpy array one by one cost
+    more than the rest of :func:`_best_experience`."""
+    return dict(zip(taxonomy.occupation_uris, taxonomy.occupation_isco.tolist(), strict=True))
+
+
 def _best_experience(citizen: Citizen, need_occ: str, taxonomy: Taxonomy) -> tuple[str, float | None, bool] | None:
     """The past occupation behind the experience score: same concept first, then the closest ISCO group."""
-    target = taxonomy.occupation_row.get(need_occ)
-    target_isco = int(taxonomy.occupation_isco[target]) if target is not None else -1
+    isco_of = _isco_by_uri(taxonomy)
+    target_isco = isco_of.get(need_occ, -1)
     best: tuple[int, str, float | None] | None = None
     for claim in citizen.occupations:
         uri = claim.effective_uri
-        row = taxonomy.occupation_row.get(uri) if uri else None
-        if uri is None or row is None:
+        isco = isco_of.get(uri) if uri else None
+        if uri is None or isco is None:
             continue
-        isco = int(taxonomy.occupation_isco[row])
         if uri == need_occ:
             rank = 3
         elif isco >= 0 and isco == target_isco:
