@@ -22,6 +22,7 @@ waits for this batch and then pseudonymises it together with the older entries.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -87,6 +88,7 @@ class AuditWriter:
         self._lock = threading.Lock()
         self._closed = False
         self._staged = 0  # entries this writer staged since it last moved them (only its thread touches it)
+        self._raw: Any = None  # the writer thread's DB-API connection (a pool proxy), opened at its first batch
 
     def write(self, key_id: int | None, purpose: str, entries: Sequence[AuditEntry]) -> None:
         """Return once ``entries`` are committed; raise :class:`AuditUnavailableError` if they could not be."""
@@ -172,6 +174,7 @@ class AuditWriter:
                     self._move()
         if self._staged:
             self._move()  # a clean shutdown leaves nothing staged
+        self._drop_connection()
 
     def _move(self) -> None:
         """Move the staged entries into ``audit_log`` (after the waiting requests were answered)."""
@@ -185,6 +188,16 @@ class AuditWriter:
             log.debug("audit writer: moved %d staged entries into audit_log", moved)
 
     def _commit(self, batch: Sequence[_Pending]) -> None:
+        kept = self._raw is not None
+        try:
+            self._commit_once(batch)
+        except Exception:
+            if not kept:
+                raise
+            # the kept connection may have gone stale (the database restarted): once more, on a new one
+            self._commit_once(batch)
+
+    def _commit_once(self, batch: Sequence[_Pending]) -> None:
         # A handful of statements on the DB-API connection, whatever the batch: the ORM's per-row work cost more
         # than SQLite's insert, and every statement step (each row of an executemany, each row fetched) releases
         # the GIL and must take it back from the request thread, which holds it while it ranks: that handover
@@ -201,7 +214,11 @@ class AuditWriter:
         now = utcnow()
         at = at_bind(now) if at_bind else now
         named = sorted({int(e.subject_id) for item in batch for e in item.entries if _names_citizen(e)})
-        raw = self._engine.raw_connection()  # SQLite: autocommit until our BEGIN (see make_engine)
+        if self._raw is None:
+            # the writer's own connection, kept across batches (a pool checkout and its reset on return cost as
+            # much as a small batch's SQL); SQLite: autocommit until our BEGIN (see make_engine)
+            self._raw = self._engine.raw_connection()
+        raw = self._raw
         try:
             cursor = raw.cursor()
             try:
@@ -238,8 +255,15 @@ class AuditWriter:
                 raise
             finally:
                 cursor.close()
-        finally:
-            raw.close()
+        except BaseException:
+            self._drop_connection()  # perhaps broken: the next batch opens a new one
+            raise
+
+    def _drop_connection(self) -> None:
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            with contextlib.suppress(Exception):  # a broken connection may fail to close; it is dropped either way
+                raw.close()
 
 
 INSERT_ROWS = 4_000

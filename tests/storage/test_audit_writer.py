@@ -146,6 +146,27 @@ def test_a_failed_commit_raises_for_every_waiter_and_the_writer_recovers(engine)
         assert [r.key_id for r in AuditRepository(session).since()] == [2]
 
 
+def test_the_writer_replaces_a_kept_connection_that_went_stale(engine) -> None:
+    """The writer keeps one connection across batches; when it breaks (a database restart), the next batch is
+    written on a new one instead of failing."""
+    factory = session_factory(engine)
+    with transaction(factory) as session:
+        (cid,) = CitizenRepository(session).add_many([s.citizen(1)])
+    writer = AuditWriter(engine, SALT)
+    try:
+        writer.write(1, "matching", _entries([cid]))
+        kept = writer._raw
+        assert kept is not None
+        kept.driver_connection.close()  # what a server restart leaves behind: a connection that cannot be used
+        writer.write(2, "matching", _entries([cid]))
+        assert writer._raw is not None and writer._raw is not kept
+    finally:
+        writer.close()
+    assert writer._raw is None  # closed with the writer
+    with transaction(factory) as session:
+        assert [r.key_id for r in AuditRepository(session).since()] == [1, 2]
+
+
 @pytest.mark.parametrize("used", [False, True], ids=["never-used", "used"])
 def test_a_closed_writer_refuses_new_entries_at_once(engine, used: bool) -> None:
     writer = AuditWriter(engine, SALT, timeout_s=60)
