@@ -199,12 +199,13 @@ class AuditWriter:
 
     def _commit_once(self, batch: Sequence[_Pending]) -> None:
         # A handful of statements on the DB-API connection, whatever the batch: the ORM's per-row work cost more
-        # than SQLite's insert, and every statement step (each row of an executemany, each row fetched) releases
-        # the GIL and must take it back from the request thread, which holds it while it ranks: that handover
-        # waits up to the interpreter's switch interval (5 ms) and cost the service a tenth of its CPU when a
-        # batch took ~30 of them. So: one BEGIN, one existence query answering in one row, one multi-row INSERT
-        # per few thousand entries, one COMMIT. Values are converted by the column types' own bind processors,
-        # so the rows are stored exactly as AuditRepository stores them.
+        # than SQLite's insert, and every SQLite statement step (each row of an executemany, each row fetched)
+        # releases the GIL and must take it back from the request thread, which holds it while it ranks: that
+        # handover waits up to the interpreter's switch interval (5 ms) and cost the service a tenth of its CPU
+        # when a batch took ~30 of them. So on SQLite: one BEGIN, one existence query answering in one row, one
+        # multi-row INSERT per few thousand entries, one COMMIT (psycopg fetches and pipelines whole results, so
+        # PostgreSQL keeps one prepared single-row INSERT). Values are converted by the column types' own bind
+        # processors, so the rows are stored exactly as AuditRepository stores them.
         dialect = self._engine.dialect
         sqlite = dialect.name == "sqlite"
         table = AuditStagingRow.__table__
@@ -226,7 +227,7 @@ class AuditWriter:
                     cursor.execute("BEGIN IMMEDIATE")
                 existing = _existing_citizens(cursor, named, sqlite)
                 erased = set(named) - existing
-                rows: list[Any] = []
+                rows: list[tuple[Any, ...]] = []
                 for item in batch:
                     for e in item.entries:
                         subject = str(e.subject_id)
@@ -237,18 +238,19 @@ class AuditWriter:
                             if id(details) not in encoded:
                                 encoded[id(details)] = details_bind(details)
                             details = encoded[id(details)]
-                        rows.extend((at, item.key_id, e.action, item.purpose, e.subject_type, subject, details))
-                mark, cast = ("?", "?") if sqlite else ("%s", "CAST(%s AS JSON)")
-                one = f"({', '.join([mark] * 6)}, {cast})"
-                width = 7
-                for i in range(0, len(rows), INSERT_ROWS * width):
-                    chunk = rows[i : i + INSERT_ROWS * width]
-                    cursor.execute(
-                        f"INSERT INTO {AuditStagingRow.__tablename__} "
-                        "(at, key_id, action, purpose, subject_type, subject_id, details) "
-                        f"VALUES {', '.join([one] * (len(chunk) // width))}",
-                        chunk,
-                    )
+                        rows.append((at, item.key_id, e.action, item.purpose, e.subject_type, subject, details))
+                insert = (
+                    f"INSERT INTO {AuditStagingRow.__tablename__} "
+                    "(at, key_id, action, purpose, subject_type, subject_id, details) VALUES "
+                )
+                if sqlite:  # one statement per few thousand rows: one step, one GIL hand-over
+                    one = "(?, ?, ?, ?, ?, ?, ?)"
+                    for i in range(0, len(rows), INSERT_ROWS):
+                        chunk = rows[i : i + INSERT_ROWS]
+                        cursor.execute(insert + ", ".join([one] * len(chunk)), [v for row in chunk for v in row])
+                else:  # psycopg sends the rows in one pipeline of one prepared statement (a statement text per
+                    # batch size would be parsed and planned by the server every time)
+                    cursor.executemany(insert + "(%s, %s, %s, %s, %s, %s, CAST(%s AS JSON))", rows)
                 raw.commit()
             except BaseException:
                 raw.rollback()
@@ -267,7 +269,7 @@ class AuditWriter:
 
 
 INSERT_ROWS = 4_000
-"""Entries per INSERT statement (7 parameters each: SQLite allows 32,766 per statement)."""
+"""Entries per SQLite INSERT statement (7 parameters each: SQLite allows 32,766 per statement)."""
 
 
 def _existing_citizens(cursor: Any, ids: list[int], sqlite: bool) -> set[int]:
