@@ -16,6 +16,12 @@ from sqlalchemy.engine import make_url
 
 from matcher.config import Settings, get_settings
 
+# uvicorn's supervisor pings every worker each half second and kills and replaces one that has not answered within
+# this many seconds (uvicorn's default: 5). A worker that is starting (loading the taxonomy and the whole match index
+# takes seconds of CPU) on a busy machine can hold its GIL long enough to miss a short deadline, and its replacement
+# starts just as slowly: a restart loop. A worker that is really hung still dies, only later.
+WORKER_HEALTHCHECK_S = 60
+
 
 def run_server(
     settings: Settings, host: str, port: int, log_level: str = "info", http: str = "auto", workers: int = 1
@@ -44,7 +50,13 @@ def run_server(
     engine.dispose()
     # web-page sessions must verify in whichever worker the next request reaches: one secret for all of them
     os.environ.setdefault("MATCHER_SESSION_SECRET", settings.session_secret.get_secret_value())
-    uvicorn.run("matcher.api:create_app", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+    uvicorn.run(
+        "matcher.api:create_app",
+        factory=True,
+        workers=workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+        **common,  # type: ignore[arg-type]
+    )
 
 
 def serve(

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect
 from typer.testing import CliRunner
 
 import matcher.taxonomy
@@ -97,3 +98,37 @@ def test_audit_export_jsonl(db: str, tmp_path: Path) -> None:
         ("audit.export", "audit export"),
     ]
     assert runner.invoke(app, ["audit", "export", "--since", "yesterday"]).exit_code == 1
+
+
+def test_serve_with_workers_gives_a_starting_worker_time_to_answer_the_supervisor(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uvicorn's supervisor replaces a worker that misses its health check (5 s by default); a worker loading the
+    index on a busy machine can miss that, and its replacement too: the serve command must allow it longer."""
+    import uvicorn
+
+    calls: list[tuple[tuple, dict]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kw: calls.append((args, kw)))
+    r = runner.invoke(app, ["serve", "--workers", "2", "--port", "8123"])
+    assert r.exit_code == 0, r.output
+    [(args, kw)] = calls
+    assert args == ("matcher.api:create_app",) and kw["factory"] is True and kw["workers"] == 2
+    assert kw["timeout_worker_healthcheck"] >= 30 and kw["port"] == 8123
+    engine = make_engine(db)
+    try:
+        assert "citizens" in inspect(engine).get_table_names()  # migrated once, up front, before any worker
+    finally:
+        engine.dispose()
+
+
+def test_serve_with_workers_refuses_an_in_memory_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    monkeypatch.setenv("MATCHER_DATABASE_URL", "sqlite://")
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kw: pytest.fail("served an in-memory database"))
+    get_settings.cache_clear()
+    try:
+        r = runner.invoke(app, ["serve", "--workers", "2"])
+    finally:
+        get_settings.cache_clear()
+    assert r.exit_code == 2 and "--workers" in r.output

@@ -187,6 +187,11 @@ def test_matcher_serve_with_two_worker_processes(tmp_path: Path) -> None:
             return fresh.request(method, path, **kw)
 
     with _server(url, log, "--workers", "2") as (_, base):
+        # /healthz answered by one worker; the requests below must be able to reach either
+        deadline = time.monotonic() + 180
+        while log.read_text().count("Application startup complete.") < 2:
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.3)
         need = {"title": "Lagermedarbejder", "postcode": "4200"}  # occupation normalised from the title
         r = call(base, "POST", f"/v1/employers/{employer}/vacancies", json=need)
         assert r.status_code == 201, r.text
@@ -204,8 +209,9 @@ def test_matcher_serve_with_two_worker_processes(tmp_path: Path) -> None:
         for cid in written[:6]:
             assert call(base, "DELETE", f"/v1/citizens/{cid}").status_code == 204
             assert call(base, "GET", f"/v1/citizens/{cid}/matches").status_code == 404
-    workers = set(re.findall(r"Started server process \[(\d+)\]", log.read_text()))
-    assert len(workers) == 2, log.read_text()[-2000:]
+    served = log.read_text()
+    workers = set(re.findall(r"Started server process \[(\d+)\]", served))
+    assert len(workers) == 2 and "died" not in served, served[-2000:]  # no worker replaced by the supervisor
 
 
 def test_a_worker_ahead_of_a_restored_feed_reloads_whole(workers: tuple[Worker, Worker, int], db_url: str) -> None:
