@@ -8,12 +8,13 @@ that must agree between tables that are concatenated). :class:`FeatureTable` imp
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import itertools
 import math
 from collections.abc import Iterable, Sequence
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -116,6 +117,12 @@ SMALL_CSR_ROWS = 8
 """Up to this many rows, :func:`csr_from_dicts` builds the matrix in plain Python (see there)."""
 
 
+@lru_cache(maxsize=64)
+def _empty_csr(n_rows: int, n_cols: int) -> sp.csr_matrix:
+    """A template for :func:`csr_from_dicts`: only ever copied (``copy.copy``), never handed out or changed."""
+    return sp.csr_matrix((n_rows, n_cols), dtype=np.float32)
+
+
 def csr_from_dicts(rows: Sequence[dict[int, float]], n_cols: int) -> sp.csr_matrix:
     """CSR float32 with sorted column indices from one {column: value} dict per row.
 
@@ -131,10 +138,16 @@ def csr_from_dicts(rows: Sequence[dict[int, float]], n_cols: int) -> sp.csr_matr
                 cols_list.append(col)
                 vals_list.append(row[col])
             indptr_list.append(len(cols_list))
-        return sp.csr_matrix(
-            (np.array(vals_list, np.float32), np.array(cols_list, np.int32), np.array(indptr_list, np.int32)),
-            shape=(len(rows), n_cols),
-        )
+        if cols_list and (min(cols_list) < 0 or max(cols_list) >= n_cols):
+            raise ValueError(f"csr_from_dicts: a column outside 0..{n_cols - 1}")
+        # columns in range, sorted and unique per row (dict keys): the checks of scipy's constructor (~25 µs, five
+        # matrices per ad hoc search) would find nothing, so the three arrays go into a copy of an empty matrix of
+        # the shape instead (the same matrix: int32 indices, as scipy chooses for them)
+        matrix = copy.copy(_empty_csr(len(rows), n_cols))
+        matrix.data = np.array(vals_list, np.float32)
+        matrix.indices = np.array(cols_list, np.int32)
+        matrix.indptr = np.array(indptr_list, np.int32)
+        return matrix
     lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
     total = int(lengths.sum())
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)

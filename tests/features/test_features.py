@@ -257,3 +257,8 @@ def test_csr_from_dicts_small_and_large_paths_agree() -> None:
         assert getattr(small, name).dtype == getattr(large, name).dtype
         assert np.array_equal(getattr(small, name), getattr(large, name))
     assert base.csr_from_dicts([], 3).shape == (0, 3)
+    # the small path fills a copy of a cached empty matrix: the cache's template must stay empty
+    assert base.csr_from_dicts([{}], 12).nnz == 0 and base._empty_csr(4, 12).nnz == 0
+    assert (small @ small.T).toarray()[0, 0] == np.float32(1.0 + 0.25 + 4.0)
+    with pytest.raises(ValueError, match="column"):
+        base.csr_from_dicts([{12: 1.0}], 12)
