@@ -120,7 +120,8 @@ SMALL_CSR_ROWS = 8
 @lru_cache(maxsize=64)
 def _empty_csr(n_rows: int, n_cols: int) -> sp.csr_matrix:
     """A template for :func:`csr_from_dicts`: only ever copied (``copy.copy``), never handed out or changed."""
-    return sp.csr_matrix((n_rows, n_cols), dtype=np.float32)
+    empty = (np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(n_rows + 1, np.int32))
+    return sp.csr_matrix(empty, shape=(n_rows, n_cols))
 
 
 def csr_from_dicts(rows: Sequence[dict[int, float]], n_cols: int) -> sp.csr_matrix:
