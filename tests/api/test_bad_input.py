@@ -112,3 +112,18 @@ def test_whitespace_text_for_the_normaliser_is_422(api: Api) -> None:
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "text"]
     r = api.call("consultant", "GET", "/v1/taxonomy/skills", params={"q": " "})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "q"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32-be"])
+def test_ad_hoc_search_refuses_nul_in_the_need_in_any_json_encoding(api: Api, encoding: str) -> None:
+    """NUL is refused as everywhere else, whichever of JSON's encodings the body comes in; the text of a
+    backslash and "u0000" (no NUL at all) is not."""
+    url = "/v1/search/candidates"
+    headers = {"Content-Type": "application/json"}
+    need = s.vacancy_json(api.employer_a)
+    for title, status in (("Lager\x00medarbejder", 422), ("Lager\\u0000medarbejder", 200)):
+        raw = json.dumps({"need": {**need, "title": title}, "limit": 5}).encode(encoding)
+        r = api.call("consultant", "POST", url, content=raw, headers=headers)
+        assert r.status_code == status, (encoding, title, r.text)
+        if status == 422:
+            assert ["body", "need", "title"] in [d["loc"] for d in r.json()["detail"]], r.json()

@@ -5,14 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from matcher.api._bodies import reject_nul
+from matcher.api._bodies import may_hold_nul, reject_nul
 from matcher.api._index import LiveIndex
 from matcher.api._services import NormalizerLike
 from matcher.api.deps import AppState, ConsultantAudit, fresh_index, run_ranking
 from matcher.api.routes._common import AUTH_ERRORS, NOT_FOUND, TOO_LARGE, UNAVAILABLE
 from matcher.api.routes.rankings import consultant_page
 from matcher.api.schemas import SearchRequest, SearchResult
-from matcher.domain import Vacancy
 from matcher.ranking import CandidateFilter
 from matcher.storage import AuditEntry, EmployerRepository
 
@@ -29,6 +28,9 @@ async def search_candidates(body: SearchRequest, request: Request, audit: Consul
     # dependency bookkeeping and thread hand-offs of a plain route (a session dependency alone costs two) were
     # a fifth of an ad hoc search's CPU time.
     state: AppState = request.app.state.matcher
+    # the body FastAPI parsed (kept on the request) tells at once whether the need's fields must be searched
+    if may_hold_nul(await request.body()):
+        reject_nul(body.need.model_dump(mode="json", exclude_unset=True), ("body", "need"))
     index = await fresh_index(state)
     employer_id = body.need.employer_id
     if not index.employer_known(employer_id):
@@ -47,9 +49,7 @@ def _check_employer(state: AppState, employer_id: int) -> None:
 
 def _search(body: SearchRequest, index: LiveIndex, normalizer: NormalizerLike) -> tuple[list[int], bytes]:
     """The listed citizens' ids and the SearchResult body."""
-    data = body.need.model_dump(mode="json", exclude_unset=True)
-    reject_nul(data, ("body", "need"))
-    vacancy = normalizer.resolve_vacancy(Vacancy.model_validate(data))
+    vacancy = normalizer.resolve_vacancy(body.need)  # a copy: the request's model is left as it came
     filters = CandidateFilter(
         radius_km=body.radius_km,
         target_groups=set(body.target_groups) if body.target_groups else None,
