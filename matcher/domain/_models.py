@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from functools import cached_property, lru_cache
 from typing import Annotated, Any, Self
 
@@ -290,9 +291,16 @@ class Citizen(DomainModel):
     @cached_property
     def held_skills(self) -> frozenset[str]:
         """The URIs of the skills claimed (given or resolved), computed once per profile: every explanation
-        of a match needs them. Profiles are replaced, never edited in place (``model_copy`` gives a new object
-        with its own cache), so the value cannot go stale."""
+        of a match needs them. Profiles are replaced, never edited in place, and :meth:`model_copy` leaves the
+        cached value behind, so it cannot go stale."""
         return frozenset(uri for claim in self.skills if (uri := claim.effective_uri))
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """pydantic's copy, without the cached :attr:`held_skills` (a cached_property lives in the instance dict,
+        which pydantic copies as it is: a copy with other skills would have kept the old set)."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("held_skills", None)
+        return copied
 
 
 class Vacancy(DomainModel):

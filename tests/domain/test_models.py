@@ -197,3 +197,11 @@ def test_licence_closure_follows_the_directive() -> None:
 def test_start_and_expiry_dates_parse() -> None:
     v = Vacancy.model_validate(vacancy(start_date="2026-12-01", expires="2027-01-31"))
     assert v.start_date == dt.date(2026, 12, 1)
+
+
+def test_held_skills_follow_a_copy_with_other_skills() -> None:
+    forklift = "http://data.europa.eu/esco/skill/forklift"
+    c = Citizen.model_validate(citizen(skills=[{"uri": forklift}]))
+    assert c.held_skills == {forklift}  # computed and cached on c
+    assert c.model_copy(update={"skills": []}).held_skills == frozenset()
+    assert c.model_copy().held_skills == {forklift} and c.held_skills == {forklift}
