@@ -111,9 +111,3 @@ def prepare_vacancies(
 def prepare_employers(items: Sequence[Any]) -> tuple[list[Employer], list[BulkItemError]]:
     good, errors = validate_items(items, Employer, lambda employers: employers)
     return [e for _, e in good], _by_index(errors)
-
-
-def may_hold_nul(raw: bytes) -> bool:
-    """Whether a JSON body can contain a NUL character: JSON can only write one as the escape \\u0000 (raw
-    control characters are invalid in JSON strings), so its absence lets bulk uploads skip the per-item scan."""
-    return b"\\u0000" in raw or b"\x00" in raw

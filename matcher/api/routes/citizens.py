@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from matcher.api._bodies import parse_items, reject_nul
-from matcher.api._bulk import bulk_error_response, json_response, may_hold_nul, prepare_citizens
+from matcher.api._bodies import may_hold_nul, parse_items, reject_nul
+from matcher.api._bulk import bulk_error_response, json_response, prepare_citizens
 from matcher.api.deps import AppState, AuditDep, Auditor, ConsultantKey, IndexDep, NormalizerDep, SessionDep, StateDep
 from matcher.api.errors import BodyFieldError
 from matcher.api.routes._common import (

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from matcher.api._bodies import parse_items, reject_nul
-from matcher.api._bulk import bulk_error_response, json_response, may_hold_nul, prepare_vacancies
+from matcher.api._bodies import may_hold_nul, parse_items, reject_nul
+from matcher.api._bulk import bulk_error_response, json_response, prepare_vacancies
 from matcher.api.deps import (
     AppState,
     AuditDep,
