@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import Annotated, Any, Self
 
 import pycountry
@@ -44,6 +44,20 @@ MAX_TEXT = 20_000
 
 class DomainModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, use_enum_values=False)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """pydantic's copy, without the values cached by ``functools.cached_property`` (such as
+        :attr:`Citizen.held_skills`): they live in the instance dict, which pydantic copies as it is, so a copy
+        with other field values would have kept values computed from the old ones."""
+        copied = super().model_copy(update=update, deep=deep)
+        for name in _cached_properties(type(self)):
+            copied.__dict__.pop(name, None)
+        return copied
+
+
+@cache
+def _cached_properties(cls: type) -> tuple[str, ...]:
+    return tuple(name for klass in cls.__mro__ for name, v in vars(klass).items() if isinstance(v, cached_property))
 
 
 # --------------------------------------------------------------------------------------------- field types
@@ -294,13 +308,6 @@ class Citizen(DomainModel):
         of a match needs them. Profiles are replaced, never edited in place, and :meth:`model_copy` leaves the
         cached value behind, so it cannot go stale."""
         return frozenset(uri for claim in self.skills if (uri := claim.effective_uri))
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """pydantic's copy, without the cached :attr:`held_skills` (a cached_property lives in the instance dict,
-        which pydantic copies as it is: a copy with other skills would have kept the old set)."""
-        copied = super().model_copy(update=update, deep=deep)
-        copied.__dict__.pop("held_skills", None)
-        return copied
 
 
 class Vacancy(DomainModel):
