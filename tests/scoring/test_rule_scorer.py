@@ -63,6 +63,30 @@ def test_recognised_nurse_passes_the_regulated_gate_also_for_the_same_unit_group
     assert (block.gates[1] == Gate.REGULATED_PROFESSION).all()
 
 
+def test_regulated_gate_same_for_one_need_at_a_time_and_for_a_wide_block(taxonomy: Taxonomy) -> None:
+    # a few needs take the mask path, a block wider than NARROW_PRODUCT_COLUMNS the sparse product: same gates
+    from matcher.scoring._rule import NARROW_PRODUCT_COLUMNS
+
+    kinds = ["nurse", "specialist_nurse", "healthcare_assistant"]
+    needs = [
+        toy.vacancy(occupation_uri=toy.occ(kinds[i % len(kinds)]), title=f"Job {i}")
+        for i in range(NARROW_PRODUCT_COLUMNS + 4)
+    ]
+    citizens = [toy.nurse_from_syria(s) for s in ("recognised", "partial", "undocumented")]
+    citizens.append(toy.citizen())
+    policy = ScoringPolicy()
+    cf, nf = toy.build(citizens, needs, taxonomy, policy)
+    scorer = RuleScorer(policy, taxonomy)
+    rows = np.arange(cf.n)
+    wide = scorer.score_block(cf, rows, nf, np.arange(nf.n)).gates
+    one_by_one = np.hstack([scorer.score_block(cf, rows, nf, np.array([j])).gates for j in range(nf.n)])
+    np.testing.assert_array_equal(wide, one_by_one)
+    regulated = wide & Gate.REGULATED_PROFESSION
+    assert not regulated[0].any()  # recognised: lifted for the nurse and specialist nurse needs
+    assert regulated[1].any() and regulated[2].any()  # partial and undocumented papers: gated there
+    assert not regulated[:, 2::3].any()  # healthcare assistant is not regulated
+
+
 def test_danish_qualification_counts_as_recognised(taxonomy: Taxonomy) -> None:
     dk = toy.citizen(
         qualifications=[
