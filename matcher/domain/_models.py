@@ -309,6 +309,14 @@ class Citizen(DomainModel):
         cached value behind, so it cannot go stale."""
         return frozenset(uri for claim in self.skills if (uri := claim.effective_uri))
 
+    @cached_property
+    def derived(self) -> dict[object, Any]:
+        """A scratch memo for values other layers derive from this profile alone (the explanations keep the
+        citizen's side of their sentences here: a citizen is explained against many needs). It lives and dies
+        with the profile object, so a replaced or erased profile takes its derived values with it, and
+        :meth:`model_copy` starts the copy with an empty one. Keys are the deriving module's own objects."""
+        return {}
+
 
 class Vacancy(DomainModel):
     """An employer's need: an ordinary job, a subsidised place, an internship or a hybrid-internship slot."""

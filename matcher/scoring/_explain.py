@@ -2,12 +2,15 @@
 
 Per-pair Python, so only for the top results a consultant looks at — never for the full score matrix. The
 component values and gates come from the scorer; the small facts behind them (which essential skills are
-covered, the distance in km, the school days) are recomputed here from the domain objects.
+covered, the distance in km, the school days) are worked out here from the domain objects: what depends on one
+side only once per need (:class:`NeedText`, per ranked list) and once per citizen profile (:class:`CitizenText`,
+kept on the profile), the rest per pair.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
@@ -28,7 +31,8 @@ from matcher.features._citizen import is_recognised
 from matcher.features._need import related_tuples
 from matcher.scoring._base import Gate
 from matcher.scoring._names import MONTH_DA, MONTH_EN, country_name, join_words, language_name, weekday_names
-from matcher.taxonomy import Postcodes, Taxonomy, haversine_km_pair
+from matcher.taxonomy import Postcodes, Taxonomy
+from matcher.taxonomy._geo import EARTH_RADIUS_KM
 
 MAX_SENTENCES = 5
 
@@ -95,6 +99,7 @@ class NeedText:
     from_profile: bool
     wanted: tuple[str, ...]  # optional skill URIs, no languages (used when there are no essential ones)
     coordinates: tuple[float, float] | None
+    radians: tuple[float, float, float] | None  # as CitizenText.radians
 
 
 def need_text(need: Vacancy, taxonomy: Taxonomy, postcodes: Postcodes) -> NeedText:
@@ -108,6 +113,7 @@ def need_text(need: Vacancy, taxonomy: Taxonomy, postcodes: Postcodes) -> NeedTe
         essential = [taxonomy.skill_uris[c] for c in taxonomy.occ_essential.indices[lo:hi]]
         from_profile = True
     wanted = dict.fromkeys(r.effective_uri for r in need.optional_skills if r.effective_uri)
+    there = _coords(need.postcode, need.location, postcodes)
     return NeedText(
         occupation_uri=need_occ,
         occupation_da=_occupation_label(need_occ, taxonomy, "da", need.title),
@@ -115,8 +121,78 @@ def need_text(need: Vacancy, taxonomy: Taxonomy, postcodes: Postcodes) -> NeedTe
         essential=tuple(u for u in dict.fromkeys(essential) if not _is_language_skill(u, taxonomy)),
         from_profile=from_profile,
         wanted=tuple(u for u in wanted if u is not None and not _is_language_skill(u, taxonomy)),
-        coordinates=_coords(need.postcode, need.location, postcodes),
+        coordinates=there,
+        radians=None if there is None else _radians(there),
     )
+
+
+@dataclass(frozen=True)
+class CitizenText:
+    """What the explanations of one citizen's pairs take from the citizen alone, worked out once per profile
+    and kept in its :attr:`~matcher.domain.Citizen.derived` memo (so it goes when the profile is replaced or
+    erased): a citizen is explained against many needs. :func:`citizen_text` makes or finds it."""
+
+    spoken: dict[str, int]  # language code → CEFR rank
+    school: tuple[Weekday, ...]  # language-school days, Monday first
+    school_da: str
+    school_en: str
+    foreign: tuple[int, str, str] | None  # (EQF level, Danish, English country name) of the best unrecognised one
+    occupations: tuple[tuple[str, float | None], ...]  # (occupation URI, years) of the past occupations
+    radians: tuple[float, float, float] | None  # latitude, cosine of the latitude and longitude, in radians
+    hours: tuple[str, str]  # the weekly hours range, as written
+    max_commute: str
+    available_da: str
+    available_en: str
+
+
+_CITIZEN_TEXT = object()
+"""The key of :class:`CitizenText` in a citizen's ``derived`` memo."""
+
+
+def citizen_text(citizen: Citizen, postcodes: Postcodes) -> CitizenText:
+    """The citizen side of :func:`explain`: from the profile's memo, or worked out and kept there."""
+    memo = citizen.derived
+    found = memo.get(_CITIZEN_TEXT)
+    if found is not None and found[0] is postcodes:
+        return found[1]
+    school = sorted({d for lang in citizen.languages for d in lang.school_weekdays}, key=_WEEKDAY_POSITION.__getitem__)
+    foreign = [
+        q for q in citizen.qualifications
+        if not is_recognised(q.country, q.recognition) and q.recognition is not Recognition.rejected
+    ]  # fmt: skip
+    best = max(foreign, key=lambda q: q.eqf_level) if foreign else None
+    here = _coords(citizen.postcode, citizen.location, postcodes)
+    day = citizen.available_from
+    text = CitizenText(
+        spoken={lang.language: cefr_rank(lang.cefr) for lang in citizen.languages},
+        school=tuple(school),
+        school_da=weekday_names(school, "da") if school else "",
+        school_en=weekday_names(school, "en") if school else "",
+        foreign=None if best is None else (best.eqf_level, country_name(best.country, "da"),
+                                           country_name(best.country, "en")),
+        occupations=tuple((uri, claim.years) for claim in citizen.occupations if (uri := claim.effective_uri)),
+        radians=None if here is None else _radians(here),
+        hours=(_num(citizen.hours.min), _num(citizen.hours.max)),
+        max_commute=_num(citizen.max_commute_km),
+        available_da=_date_da(day) if day else "",
+        available_en=_date_en(day) if day else "",
+    )  # fmt: skip
+    memo[_CITIZEN_TEXT] = (postcodes, text)
+    return text
+
+
+def _radians(point: tuple[float, float]) -> tuple[float, float, float]:
+    lat = math.radians(point[0])
+    return lat, math.cos(lat), math.radians(point[1])
+
+
+def _distance_km(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
+    """:func:`~matcher.taxonomy.haversine_km_pair` of two points given by :func:`_radians`: the same arithmetic
+    on the same values (so the same result), with the per-point parts worked out once."""
+    p1, cos1, lmb1 = a
+    p2, cos2, lmb2 = b
+    h = math.sin((p2 - p1) / 2) ** 2 + cos1 * cos2 * math.sin((lmb2 - lmb1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(max(h, 0.0), 1.0)))
 
 
 def explain(
@@ -136,6 +212,7 @@ def explain(
     ``about_need``: :func:`need_text` of ``need``, when the caller explains several pairs of the same need.
     """
     about = about_need if about_need is not None else need_text(need, taxonomy, postcodes)
+    facts = citizen_text(citizen, postcodes)
     weights = vars(policy.weights)  # read only; a plain dict of the model's fields, without a copy
     need_occ = about.occupation_uri
     occ_da, occ_en = about.occupation_da, about.occupation_en
@@ -199,7 +276,7 @@ def explain(
 
     # ---------------------------------------------------------------------------------------- experience
     if components.get("experience", 0.0) > 0 and need_occ:
-        best = _best_experience(citizen, need_occ, taxonomy)
+        best = _best_experience(facts.occupations, need_occ, taxonomy)
         if best is not None:
             uri, years, same = best
             label_da = _occupation_label(uri, taxonomy, "da", uri)
@@ -214,18 +291,12 @@ def explain(
                     f"Experience in a related occupation: {label_en}{yrs_en}")  # fmt: skip
 
     # ---------------------------------------------------------------------------------------- qualification
-    foreign = [
-        q for q in citizen.qualifications
-        if not is_recognised(q.country, q.recognition) and q.recognition is not Recognition.rejected
-    ]  # fmt: skip
-    if foreign:
-        q = max(foreign, key=lambda q: q.eqf_level)
+    if facts.foreign is not None:
+        level, country_da, country_en = facts.foreign
         add(
             20 + impact("qualification"),
-            f"Uddannelse fra {country_name(q.country, 'da')} (EQF {q.eqf_level}) er ikke godkendt endnu og "
-            "tæller med nedsat vægt",
-            f"Qualification from {country_name(q.country, 'en')} (EQF {q.eqf_level}) is not recognised yet and "
-            "counts with reduced weight",
+            f"Uddannelse fra {country_da} (EQF {level}) er ikke godkendt endnu og tæller med nedsat vægt",
+            f"Qualification from {country_en} (EQF {level}) is not recognised yet and counts with reduced weight",
         )
     if components.get("overqualification", 0.0) >= 0.99:
         add(
@@ -235,7 +306,7 @@ def explain(
         )
 
     # ---------------------------------------------------------------------------------------- language
-    spoken = {lang.language: cefr_rank(lang.cefr) for lang in citizen.languages}
+    spoken = facts.spoken
     for req in need.languages:
         asked, have = cefr_rank(req.cefr), spoken.get(req.language, 0)
         name_da, name_en = language_name(req.language, "da"), language_name(req.language, "en")
@@ -259,10 +330,10 @@ def explain(
         add(95 if gated else 30 + impact("language"), da, en)
 
     # ---------------------------------------------------------------------------------------- schedule
-    school = sorted({d for lang in citizen.languages for d in lang.school_weekdays}, key=_WEEKDAY_POSITION.__getitem__)
+    school = facts.school
     if school:
         clash = [d for d in school if d in need.weekdays]
-        days_da, days_en = weekday_names(school, "da"), weekday_names(school, "en")
+        days_da, days_en = facts.school_da, facts.school_en
         if components.get("schedule", 1.0) >= 0.999 or not clash:
             add(25 + impact("schedule"), f"Sprogskole {days_da} passer med arbejdsdagene",
                 f"Language school on {days_en} fits the working days")  # fmt: skip
@@ -271,12 +342,13 @@ def explain(
                 f"Sprogskole {days_da} falder på arbejdsdage",
                 f"Language school on {days_en} falls on working days")  # fmt: skip
     if need.hours_per_week is not None:
-        lo, hi, h = citizen.hours.min, citizen.hours.max, need.hours_per_week
-        if h > hi or h < lo:
+        h = need.hours_per_week
+        if h > citizen.hours.max or h < citizen.hours.min:
+            lo, hi = facts.hours
             add(
                 96 if gates & _BITS_HOURS else 35 + impact("schedule"),
-                f"Kan arbejde {_num(lo)}–{_num(hi)} timer om ugen; jobbet er på {_num(h)} timer",
-                f"Can work {_num(lo)}–{_num(hi)} hours a week; the job is {_num(h)} hours",
+                f"Kan arbejde {lo}–{hi} timer om ugen; jobbet er på {_num(h)} timer",
+                f"Can work {lo}–{hi} hours a week; the job is {_num(h)} hours",
             )
     if need.kind is NeedKind.hybrid_internship and need.hybrid is not None:
         hy = need.hybrid
@@ -289,8 +361,7 @@ def explain(
         )
 
     # ---------------------------------------------------------------------------------------- geography
-    here = _coords(citizen.postcode, citizen.location, postcodes)
-    there = about.coordinates
+    here, there = facts.radians, about.radians
     if here is None or there is None:
         add(
             45,
@@ -298,13 +369,13 @@ def explain(
             "Postcode unknown: distance not assessed",
         )
     else:
-        km = haversine_km_pair(here[0], here[1], there[0], there[1])
+        km = _distance_km(here, there)
         km_txt = f"{km:.0f}" if km >= 1 else "under 1"
         km_en = f"{km:.0f}" if km >= 1 else "less than 1"
         add(
             97 if gates & _BITS_COMMUTE else 8 + impact("geography"),
-            f"Bor {km_txt} km fra arbejdspladsen (maks. {_num(citizen.max_commute_km)} km)",
-            f"Lives {km_en} km from the workplace (max. {_num(citizen.max_commute_km)} km)",
+            f"Bor {km_txt} km fra arbejdspladsen (maks. {facts.max_commute} km)",
+            f"Lives {km_en} km from the workplace (max. {facts.max_commute} km)",
         )
 
     # ---------------------------------------------------------------------------------------- availability
@@ -313,8 +384,8 @@ def explain(
         wait = (citizen.available_from - start).days
         add(
             6 + impact("availability"),
-            f"Kan starte {_date_da(citizen.available_from)}, {wait} dage efter jobstart",
-            f"Can start on {_date_en(citizen.available_from)}, {wait} days after the job starts",
+            f"Kan starte {facts.available_da}, {wait} dage efter jobstart",
+            f"Can start on {facts.available_en}, {wait} days after the job starts",
         )
 
     if len(out) < 2:  # the contract is two to five sentences: fall back on the overall score
@@ -372,15 +443,17 @@ def _isco_by_uri(taxonomy: Taxonomy) -> dict[str, int]:
     return dict(zip(taxonomy.occupation_uris, taxonomy.occupation_isco.tolist(), strict=True))
 
 
-def _best_experience(citizen: Citizen, need_occ: str, taxonomy: Taxonomy) -> tuple[str, float | None, bool] | None:
-    """The past occupation behind the experience score: same concept first, then the closest ISCO group."""
+def _best_experience(
+    occupations: tuple[tuple[str, float | None], ...], need_occ: str, taxonomy: Taxonomy
+) -> tuple[str, float | None, bool] | None:
+    """The past occupation (URI, years) behind the experience score: same concept first, then the closest ISCO
+    group."""
     isco_of = _isco_by_uri(taxonomy)
     target_isco = isco_of.get(need_occ, -1)
     best: tuple[int, str, float | None] | None = None
-    for claim in citizen.occupations:
-        uri = claim.effective_uri
-        isco = isco_of.get(uri) if uri else None
-        if uri is None or isco is None:
+    for uri, years in occupations:
+        isco = isco_of.get(uri)
+        if isco is None:
             continue
         if uri == need_occ:
             rank = 3
@@ -390,8 +463,8 @@ def _best_experience(citizen: Citizen, need_occ: str, taxonomy: Taxonomy) -> tup
             rank = 1
         else:
             continue
-        if best is None or rank > best[0] or (rank == best[0] and (claim.years or 0) > (best[2] or 0)):
-            best = (rank, uri, claim.years)
+        if best is None or rank > best[0] or (rank == best[0] and (years or 0) > (best[2] or 0)):
+            best = (rank, uri, years)
     if best is None:
         return None
     return best[1], best[2], best[0] == 3

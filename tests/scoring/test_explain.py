@@ -135,3 +135,39 @@ def test_dates_read_the_same_in_any_locale() -> None:
     assert _date_en(dt.date(2026, 3, 5)) == "5 March 2026"
     assert _date_en(dt.date(2026, 12, 24)) == "24 December 2026"
     assert _date_da(dt.date(2026, 3, 5)) == "5. marts 2026"
+
+
+def test_a_copied_profile_is_explained_from_its_own_values(taxonomy: Taxonomy, postcodes: Postcodes) -> None:
+    # the citizen's side of the sentences is kept on the profile (Citizen.derived): a copy with other values
+    # must not be explained with the original's
+    korsor = toy.citizen(
+        postcode="4220", max_commute_km=40, hours={"min": 4, "max": 6},
+        languages=[{"language": "da", "cefr": "B1", "school_weekdays": ["tue"]}],
+    )  # fmt: skip
+    need = toy.vacancy(hours_per_week=37)
+    ((before,),) = explain_pairs([korsor], [need], taxonomy, postcodes)
+    assert korsor.derived, "the explanation keeps the citizen's side on the profile"
+    moved = korsor.model_copy(
+        update={
+            "postcode": "9999",
+            "hours": korsor.hours.model_copy(update={"min": 5, "max": 8}),
+            "languages": [korsor.languages[0].model_copy(update={"school_weekdays": ["wed"]})],
+        }
+    )
+    assert not moved.derived
+    ((after,),) = explain_pairs([moved], [need], taxonomy, postcodes)
+    assert "Bor 16 km fra arbejdspladsen (maks. 40 km)" in before.da
+    assert "Kan arbejde 4–6 timer om ugen; jobbet er på 37 timer" in before.da
+    assert "Postnummer ukendt: afstand ikke vurderet" in after.da
+    assert "Kan arbejde 5–8 timer om ugen; jobbet er på 37 timer" in after.da
+    assert not any("tirsdag" in s for s in after.da)
+    ((again,),) = explain_pairs([korsor], [need], taxonomy, postcodes)  # the original, from its memo
+    assert again == before
+
+
+def test_distance_is_the_haversine_distance(taxonomy: Taxonomy, postcodes: Postcodes) -> None:
+    from matcher.scoring._explain import _distance_km, _radians
+    from matcher.taxonomy import haversine_km_pair
+
+    for a, b in [((55.68, 12.57), (56.16, 10.21)), ((57.05, 9.92), (54.91, 9.79)), ((55.4, 11.35), (55.4, 11.35))]:
+        assert _distance_km(_radians(a), _radians(b)) == haversine_km_pair(a[0], a[1], b[0], b[1])
