@@ -234,6 +234,26 @@ def _check_page(limit: int, offset: int) -> None:
         raise ValueError(f"offset must be 0 or more, got {offset}")
 
 
+def _page_values(page: list[tuple[_Scored, int, int]]) -> list[tuple[dict[str, float], int, float]]:
+    """(components, gate bits, total) of each entry of a one-against-many page (see ``MatchEngine._select``),
+    each slice's values read for all its entries at once: a few gathers instead of ten numpy scalar reads a
+    match. The values are the float32 scores as Python floats, as ``float(values[i, j])`` gives them."""
+    values: list[tuple[dict[str, float], int, float]] = [({}, 0, 0.0)] * len(page)
+    by_part: dict[int, tuple[_Scored, list[int], list[int]]] = {}
+    for k, (part, pos, _) in enumerate(page):
+        entry = by_part.setdefault(id(part), (part, [], []))
+        entry[1].append(pos)
+        entry[2].append(k)
+    for part, positions, ks in by_part.values():
+        at = np.array(positions, dtype=np.intp)
+        columns = {name: part.column(v)[at].tolist() for name, v in part.block.components.items()}
+        gates = part.column(part.block.gates)[at].tolist()
+        totals = part.column(part.block.total)[at].tolist()
+        for n, k in enumerate(ks):
+            values[k] = ({name: col[n] for name, col in columns.items()}, gates[n], totals[n])
+    return values
+
+
 def _top_order(score: np.ndarray, ids: np.ndarray, pinned: np.ndarray, m: int) -> np.ndarray:
     """Indices of the best ``m`` entries: pinned first, then score descending, then id ascending. Exact under
     ties: everything tied with the m-th score is sorted, not cut arbitrarily."""
@@ -378,7 +398,15 @@ class MatchEngine:
         i: int, j: int, with_explanation: bool, about_need: NeedText | None = None,
     ) -> Match:
         components = {name: float(values[i, j]) for name, values in block.components.items()}
-        gates = int(block.gates[i, j])
+        return self._make_match(
+            citizen_id, need_id, citizen, need, components, int(block.gates[i, j]), float(block.total[i, j]),
+            with_explanation, about_need,
+        )  # fmt: skip
+
+    def _make_match(
+        self, citizen_id: int, need_id: int, citizen: Citizen, need: Vacancy, components: dict[str, float],
+        gates: int, total: float, with_explanation: bool, about_need: NeedText | None,
+    ) -> Match:
         explanation = (
             explain(citizen, need, components, gates, self.taxonomy, self.postcodes, self.policy, about_need)
             if with_explanation
@@ -387,7 +415,7 @@ class MatchEngine:
         return Match(
             citizen_id=citizen_id,
             need_id=need_id,
-            score=float(block.total[i, j]),
+            score=total,
             components=components,
             gates=gate_names(gates),
             explanation=explanation,
@@ -439,8 +467,8 @@ class MatchEngine:
         page = self._select(slices, hidden, pinned, filters.min_score, limit, offset)
         about = need_text(need, self.taxonomy, self.postcodes) if with_explanation and page else None
         return [
-            self._match(cid, need_id, state.citizens.object(cid), need, part.block, r, 0, with_explanation, about)
-            for part, r, cid in page
+            self._make_match(cid, need_id, state.citizens.object(cid), need, *values, with_explanation, about)
+            for (_, _, cid), values in zip(page, _page_values(page), strict=True)
         ]
 
     @staticmethod
@@ -538,8 +566,8 @@ class MatchEngine:
         pinned = state.overrides.pinned_by_citizen.get(citizen_id, frozenset())
         page = self._select(slices, hidden, pinned, filters.min_score, limit, offset)
         return [
-            self._match(citizen_id, nid, citizen, state.needs.object(nid), part.block, 0, r, explain)
-            for part, r, nid in page
+            self._make_match(citizen_id, nid, citizen, state.needs.object(nid), *values, explain, None)
+            for (_, _, nid), values in zip(page, _page_values(page), strict=True)
         ]
 
     def explain_pair(self, citizen_id: int, need_id: int) -> Match:
