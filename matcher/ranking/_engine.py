@@ -254,10 +254,11 @@ def _page_values(page: list[tuple[_Scored, int, int]]) -> list[tuple[dict[str, f
     return values
 
 
-def _top_order(score: np.ndarray, ids: np.ndarray, pinned: np.ndarray, m: int) -> np.ndarray:
-    """Indices of the best ``m`` entries: pinned first, then score descending, then id ascending. Exact under
-    ties: everything tied with the m-th score is sorted, not cut arbitrarily."""
-    rank = score.astype(np.float64) + 2.0 * pinned
+def _top_order(score: np.ndarray, ids: np.ndarray, pinned: np.ndarray | None, m: int) -> np.ndarray:
+    """Indices of the best ``m`` entries: pinned first (``None``: none is), then score descending, then id
+    ascending. Exact under ties: everything tied with the m-th score is sorted, not cut arbitrarily."""
+    # scores lie in [0, 1]: a pin adds 2, which puts it above every score (float64, so the sum is exact)
+    rank = score if pinned is None else score.astype(np.float64) + 2.0 * pinned
     n = len(rank)
     if m <= 0 or n == 0:
         return np.zeros(0, dtype=np.int64)
@@ -483,18 +484,28 @@ class MatchEngine:
         """The page of allowed pairs of a one-against-many query, best first: (slice, position in the slice, id)."""
         if not slices:
             return []
-        ids = np.concatenate([s.ids for s in slices]).astype(np.int64)
-        total = np.concatenate([s.column(s.block.total) for s in slices])
-        gates = np.concatenate([s.column(s.block.gates) for s in slices])
-        part = np.concatenate([np.full(len(s.ids), k) for k, s in enumerate(slices)])
-        pos = np.concatenate([np.arange(len(s.ids)) for s in slices])
+        if len(slices) == 1:  # the common case (no recent writes in the delta block): no concatenation
+            only = slices[0]
+            ids = only.ids.astype(np.int64, copy=False)
+            total, gates = only.column(only.block.total), only.column(only.block.gates)
+        else:
+            ids = np.concatenate([s.ids for s in slices]).astype(np.int64)
+            total = np.concatenate([s.column(s.block.total) for s in slices])
+            gates = np.concatenate([s.column(s.block.gates) for s in slices])
         allowed = (gates == 0) & (total >= np.float32(min_score))
         if hidden:
             allowed &= ~np.isin(ids, np.fromiter(hidden, dtype=np.int64))
         keep = np.flatnonzero(allowed)
-        pin = np.isin(ids[keep], np.fromiter(pinned, dtype=np.int64)) if pinned else np.zeros(len(keep), bool)
+        pin = np.isin(ids[keep], np.fromiter(pinned, dtype=np.int64)) if pinned else None
         top = keep[_top_order(total[keep], ids[keep], pin, offset + limit)][offset:]
-        return [(slices[int(part[t])], int(pos[t]), int(ids[t])) for t in top]
+        if len(slices) == 1:
+            return [(only, t, i) for t, i in zip(top.tolist(), ids[top].tolist(), strict=True)]
+        starts = np.cumsum([0] + [len(s.ids) for s in slices])
+        part = np.searchsorted(starts, top, side="right") - 1
+        return [
+            (slices[k], t - int(starts[k]), i)
+            for k, t, i in zip(part.tolist(), top.tolist(), ids[top].tolist(), strict=True)
+        ]
 
     def candidates(
         self,
