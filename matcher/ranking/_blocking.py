@@ -73,6 +73,8 @@ class GeoGroups:
 
     ``rows[offsets[g]:offsets[g + 1]]`` are the (ascending) rows of group ``g``; ``reach_km[g]`` is the largest
     reach of its members (inf when built without reaches); ``unlocated`` are the rows without coordinates.
+    ``row_group[r]`` is the group of row ``r`` of the block (``n_groups`` when unlocated, ``n_groups + 1`` when
+    the row was not grouped).
     """
 
     rows: np.ndarray
@@ -83,6 +85,7 @@ class GeoGroups:
     lon_hi: np.ndarray
     reach_km: np.ndarray
     unlocated: np.ndarray
+    row_group: np.ndarray
 
     @classmethod
     def build(
@@ -95,6 +98,7 @@ class GeoGroups:
     ) -> GeoGroups:
         """Group ``rows`` (indices into ``lat``/``lon``/``reach_km``) by cell and, when reaches are given, band."""
         rows = np.asarray(rows, dtype=np.int64)
+        n_rows = len(lat)
         la, lo = lat[rows], lon[rows]
         located = np.isfinite(la) & np.isfinite(lo)
         unlocated = rows[~located]
@@ -119,7 +123,11 @@ class GeoGroups:
             group_reach = np.maximum.reduceat(reach, starts)
         else:
             lat_lo = lat_hi = lon_lo = lon_hi = group_reach = np.zeros(0)
-        return cls(rows, offsets, lat_lo, lat_hi, lon_lo, lon_hi, group_reach, unlocated)
+        n_groups = len(starts)
+        row_group = np.full(n_rows, n_groups + 1, dtype=np.int32)
+        row_group[rows] = np.repeat(np.arange(n_groups, dtype=np.int32), np.diff(offsets))
+        row_group[unlocated] = n_groups
+        return cls(rows, offsets, lat_lo, lat_hi, lon_lo, lon_hi, group_reach, unlocated, row_group)
 
     @property
     def n_groups(self) -> int:
@@ -155,6 +163,17 @@ class GeoGroups:
         reach = self.reach_km if radius_km is None else np.minimum(self.reach_km, radius_km)
         keep = bound <= padded_reach(reach)
         return self.rows[np.repeat(keep, np.diff(self.offsets))]  # groups_rows, without a slice per group
+
+    def mask_within(self, lat: float, lon: float, radius_km: float | None, unlocated: bool) -> np.ndarray:
+        """:meth:`rows_within` as a mask over the block's rows (``unlocated``: with the rows without
+        coordinates): ``np.flatnonzero`` of it gives the rows already in order, where the list needs a sort."""
+        bound = self.lower_bound_to_point(lat, lon)
+        reach = self.reach_km if radius_km is None else np.minimum(self.reach_km, radius_km)
+        keep = np.empty(self.n_groups + 2, dtype=bool)
+        np.less_equal(bound, padded_reach(reach), out=keep[: self.n_groups])
+        keep[self.n_groups] = unlocated
+        keep[self.n_groups + 1] = False
+        return keep[self.row_group]
 
 
 def rows_within_radius(

@@ -451,10 +451,8 @@ class MatchEngine:
         slices: list[_Scored] = []
         for feats, alive, groups in state.citizens.blocks():
             if blocking and groups is not None:
-                rows = groups.rows_within(lat, lon, filters.radius_km)
-                if filters.radius_km is None:
-                    rows = np.concatenate([rows, groups.unlocated])
-                rows = np.sort(rows[alive[rows]])
+                within = groups.mask_within(lat, lon, filters.radius_km, unlocated=filters.radius_km is None)
+                rows = np.flatnonzero(np.logical_and(within, alive, out=within))
             else:
                 rows = np.flatnonzero(alive)
             if filters.radius_km is not None:
@@ -559,10 +557,8 @@ class MatchEngine:
         slices: list[_Scored] = []
         for feats, alive, groups in state.needs.blocks():
             if located and reach is not None and groups is not None:
-                rows = groups.rows_within(lat, lon, reach)
-                if filters.radius_km is None:
-                    rows = np.concatenate([rows, groups.unlocated])
-                rows = np.sort(rows[alive[rows]])
+                within = groups.mask_within(lat, lon, reach, unlocated=filters.radius_km is None)
+                rows = np.flatnonzero(np.logical_and(within, alive, out=within))
             else:
                 rows = np.flatnonzero(alive)
             if filters.radius_km is not None:

@@ -202,6 +202,25 @@ def test_groups_hold_every_row_once() -> None:
     assert np.isnan(citizens.lat[groups.unlocated]).all()
 
 
+@pytest.mark.parametrize("radius_km", [None, 8.0, 40.0])
+def test_mask_within_marks_the_rows_within_and_nothing_else(radius_km: float | None) -> None:
+    citizens, _ = make_sides(13, 400, 1)
+    grouped = np.arange(0, 400, 3)  # rows left out of the grouping are never marked
+    groups = GeoGroups.build(citizens.lat, citizens.lon, grouped, reach_km=citizens.max_commute_km)
+    assert len(groups.unlocated) and groups.n_groups > 1
+    rng = np.random.default_rng(13)
+    marked_some = False
+    for lat, lon in zip(rng.uniform(54.6, 57.7, 25), rng.uniform(8.1, 12.6, 25), strict=True):
+        listed = groups.rows_within(lat, lon, radius_km)
+        for unlocated in (True, False):
+            expected = np.sort(np.concatenate([listed, groups.unlocated]) if unlocated else listed)
+            mask = groups.mask_within(lat, lon, radius_km, unlocated=unlocated)
+            assert mask.shape == (400,)
+            np.testing.assert_array_equal(np.flatnonzero(mask), expected)
+            marked_some |= len(listed) > 0
+    assert marked_some
+
+
 def test_need_floor_keeps_every_entry_at_or_above_it(scorer: StandInScorer) -> None:
     """A floor at each need's true k-th best score changes nothing; a higher one drops entries (it is used)."""
     citizens, needs = make_sides(2, 150, 70)
