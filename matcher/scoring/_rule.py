@@ -55,6 +55,55 @@ def _distinct_rows(n_other: int, *columns: np.ndarray) -> tuple[np.ndarray | Non
     return first, inverse.ravel()
 
 
+TABLE_GROUPS_MIN_ROWS = 256
+"""A one-need block of at least this many citizen rows takes a component's distinct rows from the whole feature
+table's grouping (see :func:`_table_groups`) when the table has at most half as many groups as the block rows."""
+
+_GROUPS: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _table_groups(table: object, name: str, *columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a feature table's key ``columns`` over all its rows: (first row of each group, group
+    of each row), worked out once per table object and component ``name`` and dropped with the table (feature
+    tables are never modified in place, so the grouping stays valid for their life).
+
+    Why: against one need, a component computed row by row makes a dozen passes over the block's ~10k rows,
+    while the citizens take a few dozen distinct values of its inputs (hours ranges and school days, language
+    levels). Computed on one row per group and gathered out by ``groups[c_rows]``, it costs two gathers; the
+    values are the same, each group's row holding the same inputs. Per block (:func:`_distinct_rows`) the
+    grouping would cost a sort of the block's rows on every query.
+    """
+    key = (id(table), name)
+    found = _GROUPS.get(key)
+    if found is None:
+        n = len(columns[0])
+        keys = np.ascontiguousarray(np.column_stack(columns).reshape(n, -1))
+        rows = keys.view(np.dtype((np.void, keys.dtype.itemsize * keys.shape[1]))).ravel()
+        _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+        found = (first, inverse.ravel().astype(np.intp))
+        with _COLUMNS_LOCK:
+            if key not in _GROUPS:
+                _GROUPS[key] = found
+                weakref.finalize(table, _GROUPS.pop, key, None)
+            found = _GROUPS[key]
+    return found
+
+
+def _block_groups(
+    table: object, name: str, c_rows: np.ndarray, n_other: int, *columns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """For a component over the table's rows ``c_rows`` × ``n_other`` needs, keyed by the table's ``columns``:
+    (table rows to compute it on, per block row the position of its row among them; None: ``c_rows`` itself,
+    one each). From the whole table's grouping (:func:`_table_groups`) against a few needs when the table has
+    few groups, else from the block's own (:func:`_distinct_rows`)."""
+    if n_other < DEDUP_MIN_COLUMNS and len(c_rows) >= TABLE_GROUPS_MIN_ROWS:
+        first, groups = _table_groups(table, name, *columns)
+        if 2 * len(first) <= len(c_rows):
+            return first, groups[c_rows]
+    block_first, inv = _distinct_rows(n_other, *(column[c_rows] for column in columns))
+    return (c_rows if block_first is None else c_rows[block_first]), inv
+
+
 def _at(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
     """``values[rows]``, or ``values`` itself for ``rows`` None (every row its own: no copy, no gather)."""
     return values if rows is None else values[rows]
@@ -456,12 +505,11 @@ class RuleScorer(Scorer):
         p = self.policy
         hours = needs.hours[n_rows]
         stated = ~np.isnan(hours)
-        school = cit.school_days[c_rows]
-        if not stated.any() and not school.any():
+        reps, inv = _block_groups(cit, "schedule", c_rows, shape[1], cit.hours_min, cit.hours_max, cit.school_days)
+        reps_school = cit.school_days[reps]
+        if not stated.any() and not reps_school.any():
             return _const(1.0, shape)
-        hmin, hmax = cit.hours_min[c_rows], cit.hours_max[c_rows]
-        first, inv = _distinct_rows(shape[1], hmin, hmax, school)
-        hmin, hmax, reps_school = _at(hmin, first), _at(hmax, first), _at(school, first)
+        hmin, hmax = cit.hours_min[reps], cit.hours_max[reps]
         fit = np.ones((len(hmin), shape[1]), F32)
         gate = np.zeros((len(hmin), shape[1]), np.uint16)
         if stated.any():
@@ -503,22 +551,26 @@ class RuleScorer(Scorer):
         gathered out. Unknown coordinates on either side: ``unknown_location_score`` and no gate.
         """
         p = self.policy
-        c_known = cit.geo_known[c_rows]
         n_known = needs.geo_known[n_rows]
-        if not c_known.any() or not n_known.any():
+        if not n_known.any():
             return _const(p.unknown_location_score, shape)
-        cx, cy = cit.geo_x[c_rows], cit.geo_y[c_rows]
-        max_km = cit.max_commute_km[c_rows].astype(F32)
-        fc, ic = _distinct_rows(shape[1], cx, cy, max_km, c_known)
+        reps, ic = _block_groups(
+            cit, "geography", c_rows, shape[1], cit.geo_x, cit.geo_y, cit.max_commute_km, cit.geo_known
+        )
+        c_known = cit.geo_known[reps]
+        if not c_known.any():
+            return _const(p.unknown_location_score, shape)
+        cx, cy = cit.geo_x[reps], cit.geo_y[reps]
+        max_km = cit.max_commute_km[reps].astype(F32)
         nx, ny = needs.geo_x[n_rows], needs.geo_y[n_rows]
         fn, in_ = _distinct_rows(shape[0], nx, ny, n_known)
-        d2 = np.subtract.outer(_at(cx, fc), _at(nx, fn))
+        d2 = np.subtract.outer(cx, _at(nx, fn))
         d2 *= d2
-        dy = np.subtract.outer(_at(cy, fc), _at(ny, fn))
+        dy = np.subtract.outer(cy, _at(ny, fn))
         dy *= dy
         d2 += dy
-        reps_max = _at(max_km, fc)
-        unknown_c, unknown_n = ~_at(c_known, fc), ~_at(n_known, fn)
+        reps_max = max_km
+        unknown_c, unknown_n = ~c_known, ~_at(n_known, fn)
         if p.gates.commute:
             beyond = d2 > (reps_max * reps_max)[:, None]
             beyond[unknown_c] = False

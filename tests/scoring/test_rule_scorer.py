@@ -420,3 +420,35 @@ def test_row_deduplication_does_not_change_scores(monkeypatch: pytest.MonkeyPatc
     assert np.array_equal(always.gates, never.gates)
     for name in always.components:
         assert np.array_equal(np.asarray(always.components[name]), np.asarray(never.components[name])), name
+
+
+@pytest.mark.parametrize("policy_update", [{}, {"gates": {"schedule_clash": True, "hours": False}}])
+def test_one_need_against_many_citizens_same_with_table_groups(
+    taxonomy: Taxonomy, monkeypatch: pytest.MonkeyPatch, policy_update: dict[str, Any]
+) -> None:
+    # against one need, schedule and geography are computed once per group of the whole table's citizens with
+    # equal inputs and gathered out (_table_groups); row by row they must come out the same, bit for bit
+    import matcher.scoring._rule as rule
+    from tests.scoring.scorer_contract import contract_population
+
+    citizens, needs = contract_population()
+    gates = ScoringPolicy().gates.model_copy(update=policy_update.get("gates", {}))
+    policy = ScoringPolicy(gates=gates)
+    cf, nf = toy.build(citizens * 30, needs, taxonomy, policy)  # 720 rows, ~24 distinct
+    scorer = RuleScorer(policy, taxonomy)
+    rng = np.random.default_rng(5)
+    grouped_somewhere = False
+    for c_rows in (np.arange(cf.n), np.sort(rng.choice(cf.n, 400, replace=False)), rng.permutation(cf.n)[:300]):
+        for j in range(nf.n):
+            one = np.array([j])
+            with_groups = scorer.score_block(cf, c_rows, nf, one)
+            with monkeypatch.context() as m:
+                m.setattr(rule, "TABLE_GROUPS_MIN_ROWS", 10**9)
+                row_by_row = scorer.score_block(cf, c_rows, nf, one)
+            np.testing.assert_array_equal(with_groups.total, row_by_row.total)
+            np.testing.assert_array_equal(with_groups.gates, row_by_row.gates)
+            for name, values in row_by_row.components.items():
+                np.testing.assert_array_equal(with_groups.components[name], values, err_msg=name)
+    for name in ("schedule", "geography"):
+        grouped_somewhere |= any(key[0] == id(cf) and key[1] == name for key in rule._GROUPS)
+    assert grouped_somewhere
