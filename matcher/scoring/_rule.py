@@ -106,7 +106,11 @@ def _block_groups(
 
 def _at(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
     """``values[rows]``, or ``values`` itself for ``rows`` None (every row its own: no copy, no gather)."""
-    return values if rows is None else values[rows]
+    if rows is None:
+        return values
+    if values.ndim == 2 and values.shape[1] == 1:  # one need: a 1-D gather is ~2× faster than a 2-D one
+        return values.ravel()[rows].reshape(-1, 1)
+    return values[rows]
 
 
 def _columns_at(values: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
