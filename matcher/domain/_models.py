@@ -54,6 +54,15 @@ class DomainModel(BaseModel):
             copied.__dict__.pop(name, None)
         return copied
 
+    def __getstate__(self) -> dict[Any, Any]:
+        """pydantic's pickle state, without the cached values (they are worked out again where they are needed;
+        :attr:`Citizen.derived` holds objects such as the postcode table that have no place in a pickle)."""
+        state = super().__getstate__()
+        cached = [name for name in _cached_properties(type(self)) if name in state["__dict__"]]
+        if cached:
+            state = {**state, "__dict__": {k: v for k, v in state["__dict__"].items() if k not in cached}}
+        return state
+
 
 @cache
 def _cached_properties(cls: type) -> tuple[str, ...]:

@@ -205,3 +205,19 @@ def test_held_skills_follow_a_copy_with_other_skills() -> None:
     assert c.held_skills == {forklift}  # computed and cached on c
     assert c.model_copy(update={"skills": []}).held_skills == frozenset()
     assert c.model_copy().held_skills == {forklift} and c.held_skills == {forklift}
+
+
+def test_pickles_leave_cached_values_behind() -> None:
+    import pickle
+
+    forklift = "http://data.europa.eu/esco/skill/forklift"
+    c = Citizen.model_validate(
+        {"external_ref": "c", "target_group": "jobparat", "postcode": "4200", "skills": [{"uri": forklift}]}
+    )
+    assert c.held_skills == {forklift}
+    c.derived["explanations"] = object()
+    copy = pickle.loads(pickle.dumps(c))
+    assert copy == c
+    assert "held_skills" not in copy.__dict__ and "derived" not in copy.__dict__
+    assert copy.held_skills == {forklift} and copy.derived == {}
+    assert c.derived  # the original keeps its own
