@@ -165,6 +165,20 @@ SHARED: dict[str, str] = {"kind": "shared"}
 """Field metadata tags (see the module docstring)."""
 
 
+_PER_ROW_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _per_row_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a feature table class with one entry per row (``row`` arrays and ``csr`` matrices): checked
+    on every table built, one of them per ad hoc search, where reading the dataclass fields each time cost more
+    than the checks."""
+    found = _PER_ROW_FIELDS.get(cls)
+    if found is None:
+        kinds = ("row", "csr")
+        found = _PER_ROW_FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get("kind") in kinds)
+    return found
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class FeatureTable:
     """Columns of one side (citizens or needs). Rows are positions; business ids live only in ``ids``."""
@@ -176,13 +190,10 @@ class FeatureTable:
 
     def __post_init__(self) -> None:
         n = len(self.ids)
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            kind = f.metadata.get("kind")
-            if kind == "row" and value.shape[0] != n:
-                raise ValueError(f"{type(self).__name__}.{f.name}: {value.shape[0]} rows, expected {n}")
-            if kind == "csr" and value.shape[0] != n:
-                raise ValueError(f"{type(self).__name__}.{f.name}: {value.shape[0]} rows, expected {n}")
+        for name in _per_row_fields(type(self)):
+            rows = getattr(self, name).shape[0]
+            if rows != n:
+                raise ValueError(f"{type(self).__name__}.{name}: {rows} rows, expected {n}")
 
     @property
     def n(self) -> int:

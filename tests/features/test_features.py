@@ -262,3 +262,14 @@ def test_csr_from_dicts_small_and_large_paths_agree() -> None:
     assert (small @ small.T).toarray()[0, 0] == np.float32(1.0 + 0.25 + 4.0)
     with pytest.raises(ValueError, match="column"):
         base.csr_from_dicts([{12: 1.0}], 12)
+
+
+def test_a_table_with_a_column_of_the_wrong_length_is_refused(taxonomy: Taxonomy) -> None:
+    import dataclasses
+
+    table = citizens_of(taxonomy, toy.citizen(), toy.nurse_from_syria())
+    with pytest.raises(ValueError, match=r"CitizenFeatures.hours_min: 1 rows, expected 2"):
+        dataclasses.replace(table, hours_min=table.hours_min[:1])
+    with pytest.raises(ValueError, match=r"CitizenFeatures.skills: 1 rows, expected 2"):
+        dataclasses.replace(table, skills=table.skills[:1])
+    assert dataclasses.replace(table, taxonomy_version="other").n == 2  # a shared field has no rows to check
