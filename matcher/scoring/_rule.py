@@ -197,7 +197,7 @@ def _narrow_times(matrix: sp.csr_matrix, rows: np.ndarray, columns: Columns) -> 
             codes, weights = codes[order], weights[order]
         which, pos = row_entries(csc, codes)
         np.add.at(out[:, j], csc.indices[pos], csc.data[pos] * weights.astype(matrix.dtype)[which])
-    return np.asarray(out[rows], dtype=F32)
+    return np.asarray(_at(out, rows), dtype=F32)
 
 
 def _rows_times(matrix: sp.csr_matrix, rows: np.ndarray, right: sp.csr_matrix | sp.csc_matrix) -> np.ndarray:
@@ -402,6 +402,8 @@ class RuleScorer(Scorer):
         if table is None or not table.any():
             return _const(0.0, shape)
         np.minimum(table, F32(1.0), out=table)
+        if len(occ_all) == 1:
+            return table  # one need: its one column already
         return np.take(table, inv.ravel(), axis=1)
 
     def _qualification(
