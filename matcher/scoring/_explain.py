@@ -100,6 +100,20 @@ class NeedText:
     wanted: tuple[str, ...]  # optional skill URIs, no languages (used when there are no essential ones)
     coordinates: tuple[float, float] | None
     radians: tuple[float, float, float] | None  # as CitizenText.radians
+    languages: tuple[LanguageText, ...]  # the need's language requirements, in its order
+
+
+@dataclass(frozen=True)
+class LanguageText:
+    """One language requirement of a need, as its explanations write it."""
+
+    language: str  # ISO code
+    rank: int  # CEFR rank asked (1 = A1 … 6 = C2)
+    cefr: str  # the level asked, as written ("B1")
+    hard: bool
+    name_da: str
+    name_da_cap: str  # sentence-initial
+    name_en: str
 
 
 def need_text(need: Vacancy, taxonomy: Taxonomy, postcodes: Postcodes) -> NeedText:
@@ -123,7 +137,15 @@ def need_text(need: Vacancy, taxonomy: Taxonomy, postcodes: Postcodes) -> NeedTe
         wanted=tuple(u for u in wanted if u is not None and not _is_language_skill(u, taxonomy)),
         coordinates=there,
         radians=None if there is None else _radians(there),
-    )
+        languages=tuple(
+            LanguageText(
+                language=req.language, rank=cefr_rank(req.cefr), cefr=f"{req.cefr}", hard=req.hard,
+                name_da=language_name(req.language, "da"), name_da_cap=_cap(language_name(req.language, "da")),
+                name_en=language_name(req.language, "en"),
+            )
+            for req in need.languages
+        ),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -307,20 +329,19 @@ def explain(
 
     # ---------------------------------------------------------------------------------------- language
     spoken = facts.spoken
-    for req in need.languages:
-        asked, have = cefr_rank(req.cefr), spoken.get(req.language, 0)
-        name_da, name_en = language_name(req.language, "da"), language_name(req.language, "en")
-        if have >= asked:
-            add(5 + impact("language"), f"{_cap(name_da)} på niveau {_cefr(have)} opfylder kravet ({req.cefr})",
-                f"{name_en} at level {_cefr(have)} meets the requirement ({req.cefr})")  # fmt: skip
+    for req in about.languages:
+        have = spoken.get(req.language, 0)
+        if have >= req.rank:
+            add(5 + impact("language"), f"{req.name_da_cap} på niveau {_cefr(have)} opfylder kravet ({req.cefr})",
+                f"{req.name_en} at level {_cefr(have)} meets the requirement ({req.cefr})")  # fmt: skip
             continue
         gated = bool(gates & _BITS_LANGUAGE) and req.hard
         if have:
-            da = f"{_cap(name_da)} på niveau {_cefr(have)}; jobbet kræver {req.cefr}"
-            en = f"{name_en} at level {_cefr(have)}; the job asks for {req.cefr}"
+            da = f"{req.name_da_cap} på niveau {_cefr(have)}; jobbet kræver {req.cefr}"
+            en = f"{req.name_en} at level {_cefr(have)}; the job asks for {req.cefr}"
         else:
-            da = f"Intet kendt niveau i {name_da}; jobbet kræver {req.cefr}"
-            en = f"No known level of {name_en}; the job asks for {req.cefr}"
+            da = f"Intet kendt niveau i {req.name_da}; jobbet kræver {req.cefr}"
+            en = f"No known level of {req.name_en}; the job asks for {req.cefr}"
         if gated:
             da += " (ufravigeligt krav)"
             en += " (a firm requirement)"
