@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -44,9 +46,14 @@ def _distinct_rows(n_other: int, *columns: np.ndarray) -> tuple[np.ndarray | Non
     dimension; when it is small every row is taken as distinct (same values, no sort, and the key columns are
     not even put side by side: against one need that was most of a component's cost).
     """
-    n = len(columns[0])
-    if n_other < DEDUP_MIN_COLUMNS or n <= 1:
+    if n_other < DEDUP_MIN_COLUMNS or len(columns[0]) <= 1:
         return None, None
+    return _group_rows(*columns)
+
+
+def _group_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of each distinct key row, per row its group) of the key ``columns`` side by side."""
+    n = len(columns[0])
     keys = columns[0] if len(columns) == 1 else np.column_stack(columns)
     keys = np.ascontiguousarray(keys.reshape(n, -1))
     # one opaque byte string per row: np.unique on those is ~6× faster than np.unique(axis=0)
@@ -60,6 +67,27 @@ TABLE_GROUPS_MIN_ROWS = 256
 table's grouping (see :func:`_table_groups`) when the table has at most half as many groups as the block rows."""
 
 _GROUPS: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
+_KEPT_LOCK = threading.Lock()
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _kept_for(owner: object, name: K, cache: dict[tuple[int, K], V], make: Callable[[], V]) -> V:
+    """``make()``, worked out once per ``owner`` object and ``name`` and kept in ``cache`` until the owner is
+    garbage-collected. For values derived from feature tables and matrices, which are never modified in place
+    (an update builds new ones), so what is kept stays valid for their life. Two threads may both make it; the
+    first one kept wins."""
+    key = (id(owner), name)
+    found = cache.get(key)
+    if found is None:
+        made = make()
+        with _KEPT_LOCK:
+            if key not in cache:
+                cache[key] = made
+                weakref.finalize(owner, cache.pop, key, None)
+            found = cache[key]
+    return found
 
 
 def _table_groups(table: object, name: str, *columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -73,20 +101,11 @@ def _table_groups(table: object, name: str, *columns: np.ndarray) -> tuple[np.nd
     ``groups[c_rows]``, it costs two gathers; the values are the same, each group's row holding the same inputs.
     Per block (:func:`_distinct_rows`) the grouping would cost a sort of the block's rows on every query.
     """
-    key = (id(table), name)
-    found = _GROUPS.get(key)
-    if found is None:
-        n = len(columns[0])
-        keys = np.ascontiguousarray(np.column_stack(columns).reshape(n, -1))
-        rows = keys.view(np.dtype((np.void, keys.dtype.itemsize * keys.shape[1]))).ravel()
-        _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
-        found = (first, inverse.ravel().astype(np.intp))
-        with _COLUMNS_LOCK:
-            if key not in _GROUPS:
-                _GROUPS[key] = found
-                weakref.finalize(table, _GROUPS.pop, key, None)
-            found = _GROUPS[key]
-    return found
+    def group() -> tuple[np.ndarray, np.ndarray]:
+        first, inverse = _group_rows(*columns)
+        return first, inverse.astype(np.intp)
+
+    return _kept_for(table, name, _GROUPS, group)
 
 
 def _block_groups(
@@ -134,24 +153,19 @@ NARROW_PRODUCT_COLUMNS = 8
 Columns = list[tuple[np.ndarray, np.ndarray]]
 """The right-hand side of a narrow product, column by column: (codes, weights) of its stored entries."""
 
-_COLUMNS: dict[int, sp.csc_matrix] = {}
-_COLUMNS_LOCK = threading.Lock()
+_COLUMNS: dict[tuple[int, str], sp.csc_matrix] = {}
 
 
 def _columns_of(matrix: sp.csr_matrix) -> sp.csc_matrix:
-    """A CSC copy of ``matrix`` (sorted indices), made once per matrix object and dropped with it. Feature
-    matrices are never modified in place (an update builds new ones), so the copy stays valid for their life."""
-    key = id(matrix)
-    found = _COLUMNS.get(key)
-    if found is None:
+    """A CSC copy of ``matrix`` (sorted indices), made once per matrix object and dropped with it (see
+    :func:`_kept_for`)."""
+
+    def columns() -> sp.csc_matrix:
         found = matrix.tocsc()
         found.sort_indices()
-        with _COLUMNS_LOCK:
-            if key not in _COLUMNS:
-                _COLUMNS[key] = found
-                weakref.finalize(matrix, _COLUMNS.pop, key, None)
-            found = _COLUMNS[key]
-    return found
+        return found
+
+    return _kept_for(matrix, "csc", _COLUMNS, columns)
 
 
 def _is_narrow(n_columns: int, rows: np.ndarray, matrix: sp.csr_matrix) -> bool:
