@@ -159,18 +159,20 @@ class GeoGroups:
     def rows_within(self, lat: float, lon: float, radius_km: float | None) -> np.ndarray:
         """Located rows that may lie within reach of the point: within ``radius_km`` of it when given, else within
         each group's own reach. A superset (whole groups); the scorer or an exact filter decides per row."""
+        keep = self._groups_within(lat, lon, radius_km)
+        return self.rows[np.repeat(keep, np.diff(self.offsets))]  # groups_rows, without a slice per group
+
+    def _groups_within(self, lat: float, lon: float, radius_km: float | None) -> np.ndarray:
+        """Per group: whether any member may lie within reach of the point (see :meth:`rows_within`)."""
         bound = self.lower_bound_to_point(lat, lon)
         reach = self.reach_km if radius_km is None else np.minimum(self.reach_km, radius_km)
-        keep = bound <= padded_reach(reach)
-        return self.rows[np.repeat(keep, np.diff(self.offsets))]  # groups_rows, without a slice per group
+        return bound <= padded_reach(reach)
 
     def mask_within(self, lat: float, lon: float, radius_km: float | None, unlocated: bool) -> np.ndarray:
         """:meth:`rows_within` as a mask over the block's rows (``unlocated``: with the rows without
         coordinates): ``np.flatnonzero`` of it gives the rows already in order, where the list needs a sort."""
-        bound = self.lower_bound_to_point(lat, lon)
-        reach = self.reach_km if radius_km is None else np.minimum(self.reach_km, radius_km)
         keep = np.empty(self.n_groups + 2, dtype=bool)
-        np.less_equal(bound, padded_reach(reach), out=keep[: self.n_groups])
+        keep[: self.n_groups] = self._groups_within(lat, lon, radius_km)
         keep[self.n_groups] = unlocated
         keep[self.n_groups + 1] = False
         return keep[self.row_group]
