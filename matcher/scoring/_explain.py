@@ -10,7 +10,6 @@ kept on the profile), the rest per pair.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
@@ -31,8 +30,7 @@ from matcher.features._citizen import is_recognised
 from matcher.features._need import related_tuples
 from matcher.scoring._base import Gate
 from matcher.scoring._names import MONTH_DA, MONTH_EN, country_name, join_words, language_name, weekday_names
-from matcher.taxonomy import Postcodes, Taxonomy
-from matcher.taxonomy._geo import EARTH_RADIUS_KM
+from matcher.taxonomy import Postcodes, Taxonomy, haversine_km_points, point_radians
 
 MAX_SENTENCES = 5
 
@@ -136,7 +134,7 @@ def need_text(need: Vacancy, taxonomy: Taxonomy, postcodes: Postcodes) -> NeedTe
         from_profile=from_profile,
         wanted=tuple(u for u in wanted if u is not None and not _is_language_skill(u, taxonomy)),
         coordinates=there,
-        radians=None if there is None else _radians(there),
+        radians=None if there is None else point_radians(*there),
         languages=tuple(
             LanguageText(
                 language=req.language, rank=cefr_rank(req.cefr), cefr=f"{req.cefr}", hard=req.hard,
@@ -193,7 +191,7 @@ def citizen_text(citizen: Citizen, postcodes: Postcodes) -> CitizenText:
         foreign=None if best is None else (best.eqf_level, country_name(best.country, "da"),
                                            country_name(best.country, "en")),
         occupations=tuple((uri, claim.years) for claim in citizen.occupations if (uri := claim.effective_uri)),
-        radians=None if here is None else _radians(here),
+        radians=None if here is None else point_radians(*here),
         hours=(_num(citizen.hours.min), _num(citizen.hours.max)),
         max_commute=_num(citizen.max_commute_km),
         available_da=_date_da(day) if day else "",
@@ -201,20 +199,6 @@ def citizen_text(citizen: Citizen, postcodes: Postcodes) -> CitizenText:
     )  # fmt: skip
     memo[_CITIZEN_TEXT] = (postcodes, text)
     return text
-
-
-def _radians(point: tuple[float, float]) -> tuple[float, float, float]:
-    lat = math.radians(point[0])
-    return lat, math.cos(lat), math.radians(point[1])
-
-
-def _distance_km(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
-    """:func:`~matcher.taxonomy.haversine_km_pair` of two points given by :func:`_radians`: the same arithmetic
-    on the same values (so the same result), with the per-point parts worked out once."""
-    p1, cos1, lmb1 = a
-    p2, cos2, lmb2 = b
-    h = math.sin((p2 - p1) / 2) ** 2 + cos1 * cos2 * math.sin((lmb2 - lmb1) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(max(h, 0.0), 1.0)))
 
 
 def explain(
@@ -390,7 +374,7 @@ def explain(
             "Postcode unknown: distance not assessed",
         )
     else:
-        km = _distance_km(here, there)
+        km = haversine_km_points(here, there)
         km_txt = f"{km:.0f}" if km >= 1 else "under 1"
         km_en = f"{km:.0f}" if km >= 1 else "less than 1"
         add(

@@ -6,7 +6,14 @@ concepts and for checking profiles (:class:`TaxonomyInputError` names the offend
 """
 
 from matcher.taxonomy._errors import TaxonomyInputError
-from matcher.taxonomy._geo import Postcodes, haversine_km, haversine_km_pair, load_postcodes
+from matcher.taxonomy._geo import (
+    Postcodes,
+    haversine_km,
+    haversine_km_pair,
+    haversine_km_points,
+    load_postcodes,
+    point_radians,
+)
 from matcher.taxonomy._load import get_taxonomy, load_taxonomy
 from matcher.taxonomy._model import LabelTable, Taxonomy
 from matcher.taxonomy._normalize import Candidate, Normalizer, SkillSpan, get_normalizer
@@ -23,6 +30,8 @@ __all__ = [
     "get_taxonomy",
     "haversine_km",
     "haversine_km_pair",
+    "haversine_km_points",
     "load_postcodes",
     "load_taxonomy",
+    "point_radians",
 ]

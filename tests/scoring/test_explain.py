@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from matcher.config import ScoringPolicy
 from matcher.domain import Citizen, Explanation, Vacancy
@@ -166,8 +167,12 @@ def test_a_copied_profile_is_explained_from_its_own_values(taxonomy: Taxonomy, p
 
 
 def test_distance_is_the_haversine_distance(taxonomy: Taxonomy, postcodes: Postcodes) -> None:
-    from matcher.scoring._explain import _distance_km, _radians
-    from matcher.taxonomy import haversine_km_pair
+    # the explanations measure with per-point parts (point_radians): the same distance as the numpy formula
+    from matcher.taxonomy import haversine_km, haversine_km_pair, haversine_km_points, point_radians
 
     for a, b in [((55.68, 12.57), (56.16, 10.21)), ((57.05, 9.92), (54.91, 9.79)), ((55.4, 11.35), (55.4, 11.35))]:
-        assert _distance_km(_radians(a), _radians(b)) == haversine_km_pair(a[0], a[1], b[0], b[1])
+        km = haversine_km_points(point_radians(*a), point_radians(*b))
+        assert km == haversine_km_pair(a[0], a[1], b[0], b[1])
+        assert km == pytest.approx(
+            float(haversine_km(np.array(a[0]), np.array(a[1]), np.array(b[0]), np.array(b[1]))), rel=1e-12, abs=1e-9
+        )
