@@ -203,14 +203,14 @@ class AuditWriter:
         # releases the GIL and must take it back from the request thread, which holds it while it ranks: that
         # handover waits up to the interpreter's switch interval (5 ms) and cost the service a tenth of its CPU
         # when a batch took ~30 of them. So on SQLite: one BEGIN, one existence query answering in one row, one
-        # multi-row INSERT per few thousand entries, one COMMIT (psycopg fetches and pipelines whole results, so
+        # multi-row INSERT per few thousand staged rows, one COMMIT (psycopg fetches and pipelines whole results, so
         # PostgreSQL keeps one prepared single-row INSERT). Values are converted by the column types' own bind
         # processors, so the rows are stored exactly as AuditRepository stores them.
         dialect = self._engine.dialect
         sqlite = dialect.name == "sqlite"
         table = AuditStagingRow.__table__
         at_bind = table.c.at.type.dialect_impl(dialect).bind_processor(dialect)
-        details_bind = table.c.details.type.dialect_impl(dialect).bind_processor(dialect)
+        json_bind = table.c.details.type.dialect_impl(dialect).bind_processor(dialect)  # details and subjects
         encoded: dict[int, Any] = {}  # routes share one details dict among a request's entries: encode it once
         now = utcnow()
         at = at_bind(now) if at_bind else now
@@ -229,28 +229,36 @@ class AuditWriter:
                 erased = set(named) - existing
                 rows: list[tuple[Any, ...]] = []
                 for item in batch:
-                    for e in item.entries:
-                        subject = str(e.subject_id)
-                        if erased and _names_citizen(e) and int(e.subject_id) in erased:
-                            subject = pseudonym(self._salt, "citizen", e.subject_id)
-                        details = e.details or {}
-                        if details_bind is not None:
-                            if id(details) not in encoded:
-                                encoded[id(details)] = details_bind(details)
-                            details = encoded[id(details)]
-                        rows.append((at, item.key_id, e.action, item.purpose, e.subject_type, subject, details))
+                    # one staged row per run of entries that differ only in their subject (see AuditStagingRow)
+                    for action, subject_type, details, run in _runs(item.entries):
+                        subjects = [
+                            pseudonym(self._salt, "citizen", e.subject_id)
+                            if erased and _names_citizen(e) and int(e.subject_id) in erased
+                            else str(e.subject_id)
+                            for e in run
+                        ]
+                        stored = details if details else _NO_DETAILS
+                        if json_bind is not None:
+                            if id(stored) not in encoded:
+                                encoded[id(stored)] = json_bind(stored)
+                            stored = encoded[id(stored)]
+                        if len(subjects) == 1:
+                            one, many = subjects[0], None
+                        else:
+                            one, many = "", json_bind(subjects) if json_bind is not None else subjects
+                        rows.append((at, item.key_id, action, item.purpose, subject_type, one, stored, many))
                 insert = (
                     f"INSERT INTO {AuditStagingRow.__tablename__} "
-                    "(at, key_id, action, purpose, subject_type, subject_id, details) VALUES "
+                    "(at, key_id, action, purpose, subject_type, subject_id, details, subjects) VALUES "
                 )
                 if sqlite:  # one statement per few thousand rows: one step, one GIL hand-over
-                    one = "(?, ?, ?, ?, ?, ?, ?)"
+                    one = "(?, ?, ?, ?, ?, ?, ?, ?)"
                     for i in range(0, len(rows), INSERT_ROWS):
                         chunk = rows[i : i + INSERT_ROWS]
                         cursor.execute(insert + ", ".join([one] * len(chunk)), [v for row in chunk for v in row])
                 else:  # psycopg sends the rows in one pipeline of one prepared statement (a statement text per
                     # batch size would be parsed and planned by the server every time)
-                    cursor.executemany(insert + "(%s, %s, %s, %s, %s, %s, CAST(%s AS JSON))", rows)
+                    cursor.executemany(insert + "(%s, %s, %s, %s, %s, %s, CAST(%s AS JSON), CAST(%s AS JSON))", rows)
                 raw.commit()
             except BaseException:
                 raw.rollback()
@@ -268,8 +276,11 @@ class AuditWriter:
                 raw.close()
 
 
+_NO_DETAILS: dict[str, Any] = {}
+"""Stored for entries without details (never changed: it is encoded once per batch, by its id)."""
+
 INSERT_ROWS = 4_000
-"""Entries per SQLite INSERT statement (7 parameters each: SQLite allows 32,766 per statement)."""
+"""Staged rows per SQLite INSERT statement (8 parameters each: SQLite allows 32,766 per statement)."""
 
 
 def _existing_citizens(cursor: Any, ids: list[int], sqlite: bool) -> set[int]:
@@ -288,6 +299,26 @@ def _existing_citizens(cursor: Any, ids: list[int], sqlite: bool) -> set[int]:
             cursor.execute("SELECT id FROM citizens WHERE id = ANY(%s) FOR SHARE", (chunk,))
             existing.update(row[0] for row in cursor.fetchall())
     return existing
+
+
+def _runs(entries: Sequence[AuditEntry]) -> list[tuple[str, str, dict[str, Any] | None, Sequence[AuditEntry]]]:
+    """``entries`` cut into runs of consecutive entries with the same action, subject type and details (the same
+    dict object, or equal ones): (action, subject type, details, the run)."""
+    runs: list[tuple[str, str, dict[str, Any] | None, Sequence[AuditEntry]]] = []
+    start = 0
+    for i in range(1, len(entries) + 1):
+        if i < len(entries):
+            a, b = entries[start], entries[i]
+            if (
+                a.action == b.action
+                and a.subject_type == b.subject_type
+                and (a.details is b.details or a.details == b.details)
+            ):
+                continue
+        first = entries[start]
+        runs.append((first.action, first.subject_type, first.details, entries[start:i]))
+        start = i
+    return runs
 
 
 def _names_citizen(entry: AuditEntry) -> bool:

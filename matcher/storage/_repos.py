@@ -556,24 +556,29 @@ _AUDIT_COLUMNS = "at, key_id, action, purpose, subject_type, subject_id, details
 
 def move_staged_audit(conn: Connection) -> int:
     """Move every committed entry of ``audit_staging`` into ``audit_log``, in the order they were staged, inside
-    the caller's transaction; returns how many moved. See :class:`AuditStagingRow` for why there are two tables.
+    the caller's transaction; returns how many moved. See :class:`AuditStagingRow` for why there are two tables
+    (and for the rows that stand for several entries: one ``audit_log`` row per subject, in their order).
 
     PostgreSQL: one ``DELETE … RETURNING`` feeding the insert, so an entry committed concurrently is either moved
     or left for the next call, never deleted unmoved. SQLite: the transaction holds the database's write lock
     (``BEGIN IMMEDIATE``), so nothing can be staged between the copy and the delete.
     """
     staging, log_ = AuditStagingRow.__tablename__, AuditRow.__tablename__
+    columns = "s.at, s.key_id, s.action, s.purpose, s.subject_type, COALESCE(j.value, s.subject_id), s.details"
     if conn.dialect.name == "postgresql":
         result = conn.exec_driver_sql(
-            f"WITH moved AS (DELETE FROM {staging} RETURNING id, {_AUDIT_COLUMNS}) "
-            f"INSERT INTO {log_} ({_AUDIT_COLUMNS}) SELECT {_AUDIT_COLUMNS} FROM moved ORDER BY id"
+            f"WITH s AS (DELETE FROM {staging} RETURNING id, subjects, {_AUDIT_COLUMNS}) "
+            f"INSERT INTO {log_} ({_AUDIT_COLUMNS}) SELECT {columns} FROM s "
+            "LEFT JOIN LATERAL json_array_elements_text(s.subjects) WITH ORDINALITY AS j(value, n) ON true "
+            "ORDER BY s.id, j.n"
         )
         return int(result.rowcount or 0)
     last = conn.exec_driver_sql(f"SELECT max(id) FROM {staging}").scalar()
     if last is None:
         return 0
     moved = conn.exec_driver_sql(
-        f"INSERT INTO {log_} ({_AUDIT_COLUMNS}) SELECT {_AUDIT_COLUMNS} FROM {staging} WHERE id <= ? ORDER BY id",
+        f"INSERT INTO {log_} ({_AUDIT_COLUMNS}) SELECT {columns} FROM {staging} AS s "
+        "LEFT JOIN json_each(s.subjects) AS j WHERE s.id <= ? ORDER BY s.id, j.key",
         (last,),
     )
     conn.exec_driver_sql(f"DELETE FROM {staging} WHERE id <= ?", (last,))

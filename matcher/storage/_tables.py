@@ -279,11 +279,19 @@ class AuditStagingRow(_AuditEntryColumns, Base):
     This table has no secondary index, so the writer's commits stay cheap, and the rows move over in large
     batches (:func:`matcher.storage.move_staged_audit`), each leaf page of the index written once per batch.
     Every read of the audit log moves them first, so readers and erasures always see every entry.
+
+    A row may stand for several entries that differ only in their subject: ``subjects`` then lists their subject
+    ids in order (and ``subject_id`` is empty), and the move writes one ``audit_log`` row per subject. A search
+    that lists 20 citizens stages one row, not 20: the writer's cost was mostly per row (measured alone: 143 µs
+    to commit one entry, 332 µs for 20, 864 µs for 80).
     """
 
     __tablename__ = "audit_staging"
 
     at: Mapped[dt.datetime] = mapped_column()
+    subjects: Mapped[list[str] | None] = mapped_column(
+        JSON, nullable=True, comment="subject ids of the entries this row stands for (null: just subject_id)"
+    )
 
 
 class ServiceMetaRow(Base):

@@ -242,8 +242,8 @@ def test_staged_entries_are_seen_by_every_read_and_erase_in_time_order(engine) -
         cids = CitizenRepository(session).add_many([s.citizen(i) for i in range(2)])
     writer = AuditWriter(engine, SALT)
     try:
-        writer.write(5, "matching", _entries(cids))  # staged, not yet in audit_log
-        assert _count(engine, "audit_staging") == 2 and _count(engine, "audit_log") == 0
+        writer.write(5, "matching", _entries(cids))  # staged (one row for both), not yet in audit_log
+        assert _count(engine, "audit_staging") == 1 and _count(engine, "audit_log") == 0
         time.sleep(0.01)
         with transaction(factory) as session:  # written straight into audit_log, later in time
             AuditRepository(session).record(6, "casework", [AuditEntry("citizen.update", "citizen", cids[0])])
@@ -263,6 +263,83 @@ def test_staged_entries_are_seen_by_every_read_and_erase_in_time_order(engine) -
         writer.close()
 
 
+def test_a_request_s_entries_are_staged_as_runs_and_move_one_row_per_entry_in_order(engine) -> None:
+    """Consecutive entries that differ only in their subject share one staged row; the move gives back every
+    entry as its own audit_log row, in order, with its own action, subject type and details; an erased citizen
+    inside a run is written under the pseudonym at its place."""
+    factory = session_factory(engine)
+    with transaction(factory) as session:
+        c1, c2, c3, gone = CitizenRepository(session).add_many([s.citizen(i) for i in range(4)])
+    with transaction(factory) as session:
+        CitizenRepository(session).erase(gone)
+    about, other = {"vacancy_id": 7}, {"vacancy_id": 8}
+    entries = [
+        AuditEntry("candidates.read", "citizen", c1, about),
+        AuditEntry("candidates.read", "citizen", gone, about),
+        AuditEntry("candidates.read", "citizen", c2, dict(about)),  # an equal dict: the same run
+        AuditEntry("candidates.read", "citizen", c3, other),  # other details: a new run
+        AuditEntry("citizen.read", "citizen", c3, other),  # other action: a new run
+        AuditEntry("vacancy.read", "vacancy", 11),  # other subject type, no details
+        AuditEntry("vacancy.read", "vacancy", 12),
+        AuditEntry("vacancy.read", "vacancy", "x-13"),
+    ]
+    writer = AuditWriter(engine, SALT)
+    try:
+        writer.write(4, "matching", entries)
+        assert _count(engine, "audit_staging") == 4
+        with transaction(factory) as session:
+            rows = list(AuditRepository(session).since())
+    finally:
+        writer.close()
+    assert [(r.key_id, r.purpose, r.action, r.subject_type, r.subject_id, r.details) for r in rows] == [
+        (4, "matching", "candidates.read", "citizen", str(c1), about),
+        (4, "matching", "candidates.read", "citizen", pseudonym(SALT, "citizen", gone), about),
+        (4, "matching", "candidates.read", "citizen", str(c2), about),
+        (4, "matching", "candidates.read", "citizen", str(c3), other),
+        (4, "matching", "citizen.read", "citizen", str(c3), other),
+        (4, "matching", "vacancy.read", "vacancy", "11", {}),
+        (4, "matching", "vacancy.read", "vacancy", "12", {}),
+        (4, "matching", "vacancy.read", "vacancy", "x-13", {}),
+    ]
+    assert [r.id for r in rows] == sorted(r.id for r in rows)
+    assert _count(engine, "audit_staging") == 0
+
+
+def test_downgrading_past_grouped_staging_moves_every_staged_entry_into_the_log(db_url: str) -> None:
+    """Migration 0007's downgrade: rows that stand for several entries cannot stay staged without their column."""
+    from alembic import command
+
+    from matcher.storage import alembic_config
+
+    engine = make_engine(db_url)
+    writer = AuditWriter(engine, SALT)
+    try:
+        writer.write(2, "matching", _vacancy_reads([1, 2, 3]))
+        writer.write(2, "matching", _vacancy_reads([4]))
+    finally:
+        writer.close()  # a clean stop moves what it staged into the log: two rows are staged by hand below
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO audit_staging (at, key_id, action, purpose, subject_type, subject_id, details, "
+                    "subjects) VALUES (:at, 3, 'vacancy.read', 'matching', 'vacancy', :one, :details, :many)"
+                ),
+                [
+                    {"at": "2026-11-23 20:00:00", "one": "", "details": "{}", "many": '["5", "6"]'},
+                    {"at": "2026-11-23 20:00:00", "one": "7", "details": "{}", "many": None},
+                ],
+            )
+        command.downgrade(alembic_config(engine), "0006")
+        assert _count(engine, "audit_staging") == 0
+        with engine.connect() as conn:
+            moved = conn.execute(text("SELECT key_id, subject_id FROM audit_log ORDER BY id")).all()
+        assert [tuple(r) for r in moved] == [(2, "1"), (2, "2"), (2, "3"), (2, "4"), (3, "5"), (3, "6"), (3, "7")]
+    finally:
+        upgrade(engine)
+        engine.dispose()
+
+
 def _vacancy_reads(ids: list[int]) -> list[AuditEntry]:
     return [AuditEntry("vacancy.read", "vacancy", i) for i in ids]
 
@@ -273,8 +350,8 @@ def test_the_writer_moves_staged_entries_in_batches_and_at_close(engine, monkeyp
     monkeypatch.setattr(_audit_writer, "MOVE_EVERY_ROWS", 5)
     writer = AuditWriter(engine, SALT)
     try:
-        writer.write(1, "matching", _vacancy_reads([1, 2, 3]))
-        assert (_count(engine, "audit_staging"), _count(engine, "audit_log")) == (3, 0)
+        writer.write(1, "matching", _vacancy_reads([1, 2, 3]))  # three entries in one staged row
+        assert (_count(engine, "audit_staging"), _count(engine, "audit_log")) == (1, 0)
         writer.write(1, "matching", _vacancy_reads([4, 5, 6]))  # 6 staged ≥ 5: moved once the batch is answered
         deadline = time.monotonic() + 5
         while _count(engine, "audit_log") < 6 and time.monotonic() < deadline:
