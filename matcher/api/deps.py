@@ -219,11 +219,15 @@ class Auditor:
         await self.writer.write_async(self.key.id, self.header_purpose or default_purpose, entries)
 
 
+PURPOSE_MAX_LENGTH = 200
+PURPOSE_PATTERN = r"^[^\x00-\x1f]*$"
+"""What an ``X-Purpose`` header may hold (at most this many characters, no control characters)."""
+
 PurposeHeader = Annotated[
     str | None,
     Header(
-        max_length=200,
-        pattern=r"^[^\x00-\x1f]*$",
+        max_length=PURPOSE_MAX_LENGTH,
+        pattern=PURPOSE_PATTERN,
         description="why this data is being read or written (recorded in the audit log); each route has a "
         "default",
     ),
