@@ -8,8 +8,10 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from matcher.api._bulk import json_response
+from matcher.api._direct import DirectRoute, direct_auditor
 from matcher.api._index import LiveIndex
 from matcher.api.deps import AppState, ConsultantAudit, StaffOrEmployerAudit, fresh_index, run_ranking
 from matcher.api.routes._common import (
@@ -81,7 +83,47 @@ def consenting_page(
         batch *= 4
 
 
-@router.get("/v1/vacancies/{vacancy_id}/candidates", response_model=CandidateList | AnonymousCandidateList)
+class _CandidatesQuery(BaseModel):
+    """The query parameters of ``GET /v1/vacancies/{id}/candidates``, typed as the route declares them."""
+
+    limit: Limit = 20
+    offset: Offset = 0
+    radius_km: RadiusKm = None
+    target_group: list[TargetGroup] | None = None
+    min_score: MinScore = 0
+
+
+_QUERY_NAMES = frozenset(_CandidatesQuery.model_fields)
+_VACANCY_ID: TypeAdapter[int] = TypeAdapter(VacancyId)
+
+
+class DirectCandidatesRoute(DirectRoute):
+    """``GET /v1/vacancies/{id}/candidates`` answered directly (see matcher/api/_direct.py). A query that repeats
+    a one-valued parameter or names one the route does not declare goes to FastAPI's handler."""
+
+    @staticmethod
+    async def direct(request: Request) -> Response | None:
+        audit = await direct_auditor(request, ("consultant", "employer"))
+        if audit is None:
+            return None
+        query: dict[str, Any] = {}
+        for name, value in request.query_params.multi_items():
+            if name == "target_group":
+                query.setdefault(name, []).append(value)
+            elif name in query or name not in _QUERY_NAMES:
+                return None
+            else:
+                query[name] = value
+        try:
+            vacancy_id = _VACANCY_ID.validate_python(request.path_params["vacancy_id"])
+            q = _CandidatesQuery.model_validate(query)
+        except ValidationError:
+            return None
+        return await vacancy_candidates(
+            request, vacancy_id, audit, q.limit, q.offset, q.radius_km, q.target_group, q.min_score
+        )
+
+
 async def vacancy_candidates(
     request: Request,
     vacancy_id: VacancyId,
@@ -146,6 +188,15 @@ async def vacancy_candidates(
     if ranked.body is None:
         ranked.body = consultant_page(index, ranked.matches, limit, offset)
     return Response(ranked.body, media_type="application/json")
+
+
+router.add_api_route(
+    "/v1/vacancies/{vacancy_id}/candidates",
+    vacancy_candidates,
+    methods=["GET"],
+    response_model=CandidateList | AnonymousCandidateList,
+    route_class_override=DirectCandidatesRoute,
+)
 
 
 @router.get("/v1/citizens/{citizen_id}/matches", response_model=MatchList)

@@ -1,5 +1,5 @@
-"""The ad hoc search's direct handler (``DirectSearchRoute``): a well-formed request is answered exactly as
-FastAPI's handler of the same declaration answers it (same status, same bytes, same audit entries), and every
+"""The direct handlers of the hottest routes (matcher/api/_direct.py): a well-formed request is answered exactly
+as FastAPI's handler of the same declaration answers it (same status, same bytes, same audit entries), and every
 other request is left to that handler, which produces the errors as for any other route."""
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from matcher.api.routes import search
+from matcher.api._direct import DirectRoute
+from matcher.api.routes.rankings import DirectCandidatesRoute
+from matcher.api.routes.search import DirectSearchRoute
 from matcher.storage import AuditRepository, make_engine, session_factory, transaction
 from tests.api.conftest import Api
 from tests.storage import _samples as s
@@ -28,12 +30,18 @@ def _audit_rows(api: Api) -> list[tuple[Any, ...]]:
 
 
 def _both_ways(
-    api: Api, monkeypatch: pytest.MonkeyPatch, role: str | None, content: bytes, headers: dict[str, str]
+    api: Api,
+    monkeypatch: pytest.MonkeyPatch,
+    route: type[DirectRoute],
+    role: str | None,
+    method: str,
+    url: str,
+    **kw: Any,
 ) -> tuple[Any, Any, list[bool], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The response through the route as it is (and whether its direct handler answered) and through FastAPI's
     handler alone, with the audit entries each one added."""
     taken: list[bool] = []
-    direct = search.direct_search
+    direct = route.direct
 
     async def spy(request: Any) -> Any:
         answer = await direct(request)
@@ -44,12 +52,13 @@ def _both_ways(
         return None
 
     before = _audit_rows(api)
-    monkeypatch.setattr(search, "direct_search", spy)
-    first = api.call(role, "POST", URL, content=content, headers=headers)
+    monkeypatch.setattr(route, "direct", staticmethod(spy))
+    first = api.call(role, method, url, **kw)
     middle = _audit_rows(api)
-    monkeypatch.setattr(search, "direct_search", never)
-    second = api.call(role, "POST", URL, content=content, headers=headers)
+    monkeypatch.setattr(route, "direct", staticmethod(never))
+    second = api.call(role, method, url, **kw)
     after = _audit_rows(api)
+    monkeypatch.setattr(route, "direct", staticmethod(direct))
     return first, second, taken, middle[len(before) :], after[len(middle) :]
 
 
@@ -72,7 +81,7 @@ def test_a_well_formed_search_is_answered_directly_and_exactly_as_fastapi_answer
 ) -> None:
     [api.call("consultant", "POST", "/v1/citizens", json=s.citizen_json(i)) for i in range(5)]
     direct, standard, taken, audit_direct, audit_standard = _both_ways(
-        api, monkeypatch, "consultant", _body(api, **extra), headers
+        api, monkeypatch, DirectSearchRoute, "consultant", "POST", URL, content=_body(api, **extra), headers=headers
     )
     assert taken == [True]
     assert direct.status_code == standard.status_code == 200, direct.text
@@ -107,8 +116,72 @@ def _malformed(api: Api) -> list[tuple[str, str | None, bytes, dict[str, str]]]:
 def test_every_other_request_gets_fastapi_s_own_answer(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     api.call("consultant", "POST", "/v1/citizens", json=s.citizen_json(1))
     for name, role, content, headers in _malformed(api):
-        direct, standard, _, audit_direct, audit_standard = _both_ways(api, monkeypatch, role, content, headers)
+        direct, standard, _, audit_direct, audit_standard = _both_ways(
+            api, monkeypatch, DirectSearchRoute, role, "POST", URL, content=content, headers=headers
+        )
         assert direct.status_code == standard.status_code, (name, direct.text, standard.text)
         assert direct.status_code in {401, 403, 415, 422} or (name == "UTF-16" and direct.status_code == 200), name
+        assert direct.json() == standard.json(), name
+        assert audit_direct == audit_standard, name
+
+
+def _stored_need(api: Api) -> int:
+    for i in range(6):
+        api.call("consultant", "POST", "/v1/citizens", json=s.citizen_json(i))
+    r = api.call("employer_a", "POST", f"/v1/employers/{api.employer_a}/vacancies", json=s.vacancy_json(api.employer_a))
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+@pytest.mark.parametrize(
+    ("role", "params", "headers"),
+    [
+        ("consultant", {}, {}),
+        ("consultant", {"limit": "3", "offset": "1", "min_score": "0.000001"}, {"X-Purpose": "follow-up"}),
+        ("consultant", [("target_group", "jobparat"), ("target_group", "aktivitetsparat"), ("radius_km", "400")], {}),
+        ("employer_a", {"limit": "2"}, {}),  # anonymised, consenting citizens only
+    ],
+    ids=["plain", "paged-and-purpose", "groups", "employer"],
+)
+def test_a_well_formed_candidate_list_is_answered_directly_and_exactly_as_fastapi_answers_it(
+    api: Api, monkeypatch: pytest.MonkeyPatch, role: str, params: Any, headers: dict[str, str]
+) -> None:
+    vid = _stored_need(api)
+    url = f"/v1/vacancies/{vid}/candidates"
+    for _ in range(2):  # ranked, then served from the list cache
+        direct, standard, taken, audit_direct, audit_standard = _both_ways(
+            api, monkeypatch, DirectCandidatesRoute, role, "GET", url, params=params, headers=headers
+        )
+        assert taken == [True]
+        assert direct.status_code == standard.status_code == 200, direct.text
+        assert direct.content == standard.content and direct.json()["results"]
+        assert audit_direct == audit_standard and len(audit_direct) == len(direct.json()["results"])
+
+
+def test_every_other_candidate_list_request_gets_fastapi_s_own_answer(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vid = _stored_need(api)
+    url = f"/v1/vacancies/{vid}/candidates"
+    cases: list[tuple[str, str | None, str, Any, dict[str, str]]] = [
+        ("no key", None, url, {}, {}),
+        ("unknown key", "consultant", url, {}, {"Authorization": "Bearer nope"}),
+        ("admin key", "admin", url, {}, {}),
+        ("other employer", "employer_b", url, {}, {}),
+        ("employer filters groups", "employer_a", url, {"target_group": "jobparat"}, {}),
+        ("limit too large", "consultant", url, {"limit": "101"}, {}),
+        ("limit not a number", "consultant", url, {"limit": "ten"}, {}),
+        ("repeated limit", "consultant", url, [("limit", "2"), ("limit", "3")], {}),
+        ("unknown parameter", "consultant", url, {"colour": "blue"}, {}),
+        ("unknown group", "consultant", url, {"target_group": "retired"}, {}),
+        ("bad id", "consultant", "/v1/vacancies/0/candidates", {}, {}),
+        ("unknown id", "consultant", "/v1/vacancies/987654/candidates", {}, {}),
+        ("purpose too long", "consultant", url, {}, {"X-Purpose": "y" * 201}),
+    ]
+    for name, role, target, params, headers in cases:
+        direct, standard, _, audit_direct, audit_standard = _both_ways(
+            api, monkeypatch, DirectCandidatesRoute, role, "GET", target, params=params, headers=headers
+        )
+        assert direct.status_code == standard.status_code, (name, direct.text, standard.text)
         assert direct.json() == standard.json(), name
         assert audit_direct == audit_standard, name
