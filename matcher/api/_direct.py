@@ -17,16 +17,15 @@ bytes and audit entries.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Annotated, Any
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
-from pydantic import StringConstraints, TypeAdapter, ValidationError
 
-from matcher.api.deps import PURPOSE_MAX_LENGTH, PURPOSE_PATTERN, Auditor, _auditor, _bearer, _with_role, authenticate
+from matcher.api.deps import direct_auditor
 
-_PURPOSE = TypeAdapter(Annotated[str, StringConstraints(max_length=PURPOSE_MAX_LENGTH, pattern=PURPOSE_PATTERN)])
+__all__ = ["DirectRoute", "direct_auditor", "json_media"]
 
 
 class DirectRoute(APIRoute):
@@ -46,22 +45,6 @@ class DirectRoute(APIRoute):
             return answer if answer is not None else await standard(request)
 
         return handler
-
-
-async def direct_auditor(request: Request, roles: Sequence[str]) -> Auditor | None:
-    """The auditor the route's ``audited(*roles)`` dependency would give, or None when its bearer credentials or
-    ``X-Purpose`` header are malformed (FastAPI's handler then answers). Raises as the dependency does for an
-    unknown key (401) or a key of another role (403), which FastAPI would also do before looking at the body."""
-    credentials = await _bearer(request)  # None where the header is missing or not a bearer token
-    if credentials is None:
-        return None
-    purpose = request.headers.get("x-purpose")
-    if purpose is not None:
-        try:
-            _PURPOSE.validate_python(purpose)
-        except ValidationError:
-            return None
-    return _auditor(request, _with_role(await authenticate(request, credentials), roles), purpose)
 
 
 def json_media(request: Request) -> bool:

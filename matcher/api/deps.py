@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import StringConstraints, TypeAdapter, ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -223,6 +224,8 @@ PURPOSE_MAX_LENGTH = 200
 PURPOSE_PATTERN = r"^[^\x00-\x1f]*$"
 """What an ``X-Purpose`` header may hold (at most this many characters, no control characters)."""
 
+_PURPOSE = TypeAdapter(Annotated[str, StringConstraints(max_length=PURPOSE_MAX_LENGTH, pattern=PURPOSE_PATTERN)])
+
 PurposeHeader = Annotated[
     str | None,
     Header(
@@ -246,6 +249,23 @@ def audited(*roles: str) -> Callable[..., Awaitable[Auditor]]:
         return _auditor(request, _with_role(await authenticate(request, credentials), roles), x_purpose)
 
     return caller
+
+
+async def direct_auditor(request: Request, roles: Sequence[str]) -> Auditor | None:
+    """For the direct answers of matcher/api/_direct.py: the auditor ``audited(*roles)`` would give, or None
+    when the bearer credentials or the ``X-Purpose`` header are malformed (FastAPI's handler then answers).
+    Raises as the dependency does for an unknown key (401) or a key of another role (403), which FastAPI also
+    does before it looks at the body or the query."""
+    credentials = await _bearer(request)  # None where the header is missing or not a bearer token
+    if credentials is None:
+        return None
+    purpose = request.headers.get("x-purpose")
+    if purpose is not None:
+        try:
+            _PURPOSE.validate_python(purpose)
+        except ValidationError:
+            return None
+    return _auditor(request, _with_role(await authenticate(request, credentials), roles), purpose)
 
 
 def _auditor(request: Request, key: KeyInfo, x_purpose: str | None) -> Auditor:
