@@ -581,7 +581,7 @@ class RuleScorer(Scorer):
         if not c_known.any():
             return _const(p.unknown_location_score, shape)
         cx, cy = cit.geo_x[reps], cit.geo_y[reps]
-        max_km = cit.max_commute_km[reps].astype(F32)
+        reps_max = cit.max_commute_km[reps].astype(F32)
         nx, ny = needs.geo_x[n_rows], needs.geo_y[n_rows]
         fn, in_ = _distinct_rows(shape[0], nx, ny, n_known)
         d2 = np.subtract.outer(cx, _at(nx, fn))
@@ -589,7 +589,6 @@ class RuleScorer(Scorer):
         dy = np.subtract.outer(cy, _at(ny, fn))
         dy *= dy
         d2 += dy
-        reps_max = max_km
         unknown_c, unknown_n = ~c_known, ~_at(n_known, fn)
         if p.gates.commute:
             beyond = d2 > (reps_max * reps_max)[:, None]
