@@ -17,12 +17,28 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, String, cast, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    String,
+    and_,
+    cast,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from matcher.domain import Citizen, Employer, FeedbackKind, Vacancy
 from matcher.storage._changes import CITIZEN, NEED, OVERRIDES, record_change
 from matcher.storage._tables import (
+    AUDIT_BUCKET_ROWS,
     RUN_COMPLETED,
     RUN_FAILED,
     ApiKeyRow,
@@ -616,13 +632,27 @@ class AuditRepository:
             ],
         )
 
+    def _about(self, subject_type: str, subject_id: str | int) -> ColumnElement[bool]:
+        """The entries about one subject, as a condition the subject index answers with one probe per bucket of
+        ids (see :class:`AuditRow` for why it is bucketed): the buckets come from a recursive CTE, and
+        ``bucket IN (…)`` on the index's leading column followed by equalities on the others is a series of
+        index searches on both backends (the bucket expression is written as the index writes it, so the
+        planners match it)."""
+        last = self.session.scalar(select(func.max(AuditRow.id)))
+        if last is None:
+            return false()
+        start = select(literal(0, Integer).label("n")).cte("audit_buckets", recursive=True)
+        buckets = start.union_all(select(start.c.n + 1).where(start.c.n < last // AUDIT_BUCKET_ROWS))
+        bucket = literal_column(f"{AuditRow.__tablename__}.id / {AUDIT_BUCKET_ROWS}", Integer)
+        return and_(
+            bucket.in_(select(buckets.c.n)),
+            AuditRow.subject_type == subject_type,
+            AuditRow.subject_id == str(subject_id),
+        )
+
     def about(self, subject_type: str, subject_id: str | int) -> list[AuditRow]:
         self._move_staged()
-        query = (
-            select(AuditRow)
-            .where(AuditRow.subject_type == subject_type, AuditRow.subject_id == str(subject_id))
-            .order_by(AuditRow.at, AuditRow.id)
-        )
+        query = select(AuditRow).where(self._about(subject_type, subject_id)).order_by(AuditRow.at, AuditRow.id)
         return list(self.session.scalars(query))
 
     def since(self, since: dt.datetime | None = None) -> Iterator[AuditRow]:
@@ -636,9 +666,7 @@ class AuditRepository:
         """Replace the subject of every earlier entry about it by ``pseudonym``; returns the number of rows."""
         self._move_staged()
         result = self.session.execute(
-            update(AuditRow)
-            .where(AuditRow.subject_type == subject_type, AuditRow.subject_id == str(subject_id))
-            .values(subject_id=pseudonym)
+            update(AuditRow).where(self._about(subject_type, subject_id)).values(subject_id=pseudonym)
         )
         return int(getattr(result, "rowcount", 0) or 0)
 

@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -260,12 +261,31 @@ class _AuditEntryColumns:
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+AUDIT_BUCKET_ROWS = 16_384
+"""Consecutive ``audit_log`` ids per bucket of its subject index (see :class:`AuditRow`). Changing it needs a
+migration that rebuilds the index: the number is part of the index's expression."""
+
+AUDIT_BUCKET = text(f"(id / {AUDIT_BUCKET_ROWS})")
+"""The bucket of an ``audit_log`` row, as the subject index writes it (integer division on both backends)."""
+
+
 class AuditRow(_AuditEntryColumns, Base):
     """One audited event. ``subject_id`` is the subject's id as text, or ``erased:<salted hash>`` after a GDPR
-    erase, so the log proves what happened without keeping who it happened to."""
+    erase, so the log proves what happened without keeping who it happened to.
+
+    The subject index leads with the row's bucket (``id / AUDIT_BUCKET_ROWS``), then the subject. Why: the log is
+    written all day, one entry per citizen listed, and read by subject only for a citizen's export or erasure. An
+    index on the subject alone takes every new entry at a random place, so each move of staged entries (see
+    :class:`AuditStagingRow`) dirtied nearly every leaf page of an index that grows without end: measured on
+    SQLite with 1 M rows, moving 10,000 entries wrote ~5,700 pages to the WAL (~400 ms, ~250 ms CPU) against
+    ~320 pages (~30 ms) without that index, and the service's p99 went from ~50 to 190–310 ms. With the bucket
+    first, new entries land in the last one or two buckets' part of the index, whatever the log's size. A
+    subject's entries are found by one index probe per bucket (``AuditRepository.about``):
+    62 buckets at 1 M rows, ~2 ms.
+    """
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_subject", "subject_type", "subject_id"),)
+    __table_args__ = (Index("ix_audit_log_bucket_subject", AUDIT_BUCKET, "subject_type", "subject_id"),)
 
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
