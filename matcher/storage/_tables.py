@@ -298,7 +298,9 @@ class AuditStagingRow(_AuditEntryColumns, Base):
     (SQLite, measured: ad hoc searches 311/s on an empty log, 263/s at 1 M rows, 330/s with the index dropped).
     This table has no secondary index, so the writer's commits stay cheap, and the rows move over in large
     batches (:func:`matcher.storage.move_staged_audit`), each leaf page of the index written once per batch.
-    Every read of the audit log moves them first, so readers and erasures always see every entry.
+    Every read of the audit log moves them first, so readers and erasures always see every entry. (The subject
+    index now leads with the id's bucket, see :class:`AuditRow`, so a move no longer costs more as the log grows;
+    staging still keeps the writer's commits to one unindexed row per search, off the request's path.)
 
     A row may stand for several entries that differ only in their subject: ``subjects`` then lists their subject
     ids in order (and ``subject_id`` is empty), and the move writes one ``audit_log`` row per subject. A search
