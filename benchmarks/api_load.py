@@ -283,13 +283,18 @@ def main() -> None:
                 f"(targets ≥ 300/s, p99 ≤ 250 ms, 0 errors)"
             )
     finally:
+        died = server.poll()  # the server must still be up here: if not, keep its log for the next engineer
         server.send_signal(signal.SIGTERM)
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if died is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            tail = (workdir / "server.log").read_text(encoding="utf-8", errors="replace")[-3000:]
+            print(f"SERVER EXITED DURING THE RUN (exit status {died}); log kept: {workdir / 'server.log'}\n{tail}")
         if schema is not None:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

@@ -278,7 +278,7 @@ class AuditRow(_AuditEntryColumns, Base):
     index on the subject alone takes every new entry at a random place, so each move of staged entries (see
     :class:`AuditStagingRow`) dirtied nearly every leaf page of an index that grows without end: measured on
     SQLite with 1 M rows, moving 10,000 entries wrote ~5,700 pages to the WAL (~400 ms, ~250 ms CPU) against
-    ~320 pages (~30 ms) without that index, and the service's p99 went from ~50 to 190–310 ms. With the bucket
+    ~320 pages (~30 ms) without that index, and the service's p99 went from ~50 to 130–310 ms. With the bucket
     first, new entries land in the last one or two buckets' part of the index, whatever the log's size. A
     subject's entries are found by one index probe per bucket (``AuditRepository.about``):
     62 buckets at 1 M rows, ~2 ms.
