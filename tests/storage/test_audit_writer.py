@@ -364,3 +364,32 @@ def test_the_writer_moves_staged_entries_in_batches_and_at_close(engine, monkeyp
     with transaction(session_factory(engine)) as session:
         subjects = [r.subject_id for r in AuditRepository(session).since()]
     assert subjects == [str(i) for i in range(1, 8)]
+
+
+def test_on_postgresql_the_writer_keeps_committing_while_a_move_waits(engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The move runs in a thread of its own there (see MOVE_EVERY_ROWS): a move held up by a lock on the log does
+    not hold up the requests, and what it was to move still arrives, in order, by the writer's close."""
+    if engine.dialect.name == "sqlite":
+        pytest.skip("on SQLite the move runs in the writer's thread: it holds the only write lock anyway")
+    from matcher.storage import _audit_writer
+
+    monkeypatch.setattr(_audit_writer, "MOVE_EVERY_ROWS", 2)
+    writer = AuditWriter(engine, SALT, timeout_s=5)
+    blocker = engine.connect()
+    try:
+        blocker.begin()
+        blocker.execute(text("LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE"))  # any move now waits for it
+        writer.write(1, "matching", _vacancy_reads([1, 2]))  # 2 staged: the mover starts, and waits on the lock
+        time.sleep(0.3)
+        started = time.monotonic()
+        for i in range(3, 9):
+            writer.write(1, "matching", _vacancy_reads([i]))  # 6 more commits while the move is still waiting
+        assert time.monotonic() - started < 3
+        blocker.rollback()
+    finally:
+        blocker.close()
+        writer.close()
+    assert (_count(engine, "audit_staging"), _count(engine, "audit_log")) == (0, 8)
+    with transaction(session_factory(engine)) as session:
+        subjects = [r.subject_id for r in AuditRepository(session).since()]
+    assert subjects == [str(i) for i in range(1, 9)]
