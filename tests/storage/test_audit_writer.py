@@ -197,7 +197,8 @@ def test_wal_checkpointer_keeps_the_wal_bounded_and_empties_it_on_stop(tmp_path)
 
 
 def test_a_request_that_gave_up_waiting_is_left_out_and_the_writer_goes_on(engine) -> None:
-    writer = AuditWriter(engine, SALT, timeout_s=0.2, linger_s=0)
+    # the thread's queue is what is tested: the async request must not commit its own entries
+    writer = AuditWriter(engine, SALT, timeout_s=0.2, linger_s=0, commit_in_caller=False)
     release = threading.Event()
     real_commit = writer._commit
 
@@ -393,3 +394,105 @@ def test_on_postgresql_the_writer_keeps_committing_while_a_move_waits(engine, mo
     with transaction(session_factory(engine)) as session:
         subjects = [r.subject_id for r in AuditRepository(session).since()]
     assert subjects == [str(i) for i in range(1, 9)]
+
+
+def _sqlite_only(engine) -> None:  # type: ignore[no-untyped-def]
+    if engine.dialect.name != "sqlite":
+        pytest.skip("a caller commits its own entries on SQLite only (a local file: no network wait on the loop)")
+
+
+def test_on_sqlite_an_async_request_commits_its_own_entries_without_the_thread(engine) -> None:
+    _sqlite_only(engine)
+    factory = session_factory(engine)
+    with transaction(factory) as session:
+        kept, erased = CitizenRepository(session).add_many([s.citizen(1), s.citizen(2)])
+    with transaction(factory) as session:
+        CitizenRepository(session).erase(erased)
+    writer = AuditWriter(engine, SALT)
+    try:
+        asyncio.run(writer.write_async(4, "matching", _entries([kept, erased])))
+        assert writer._thread is None  # committed by the caller: the writer thread was never needed
+        # committed before write_async returned, as the thread's path does
+        assert _count(engine, "audit_staging") == 1
+    finally:
+        writer.close()
+    with transaction(factory) as session:
+        rows = list(AuditRepository(session).since())
+    # the same rows as the thread writes, with the erased citizen pseudonymised; close moved them into the log
+    assert [(r.key_id, r.action, r.subject_id, r.details) for r in rows] == [
+        (4, "candidates.read", str(kept), {"vacancy_id": 7}),
+        (4, "candidates.read", pseudonym(SALT, "citizen", erased), {"vacancy_id": 7}),
+    ]
+    assert _count(engine, "audit_staging") == 0
+
+
+def test_on_sqlite_a_held_write_lock_sends_the_entries_to_the_thread_without_blocking_the_caller(engine) -> None:
+    """The caller's connection never waits for SQLite's lock: while another connection holds it, the entries
+    go to the writer thread, which waits for the lock and commits them once it is free."""
+    _sqlite_only(engine)
+    writer = AuditWriter(engine, SALT, timeout_s=10)
+    blocker = engine.raw_connection()
+    cursor = blocker.cursor()
+    cursor.execute("BEGIN IMMEDIATE")  # the write lock, held
+
+    async def request() -> float:
+        started = time.monotonic()
+        task = asyncio.create_task(writer.write_async(1, "matching", _vacancy_reads([1, 2])))
+        await asyncio.sleep(0)  # the request runs up to its wait for the thread
+        handed_over = time.monotonic() - started
+        await asyncio.sleep(0.3)
+        assert not task.done()  # not acknowledged: nothing is committed while the lock is held
+        cursor.execute("ROLLBACK")  # the lock is free: the thread's commit goes through
+        await asyncio.wait_for(task, 10)
+        return handed_over
+
+    try:
+        assert asyncio.run(request()) < 0.1  # the caller did not sit in SQLite's busy handler
+        assert writer._thread is not None  # the thread wrote them
+        assert _count(engine, "audit_staging") == 1
+        asyncio.run(writer.write_async(1, "matching", _vacancy_reads([3])))  # lock free again: the caller's own
+    finally:
+        cursor.close()
+        blocker.close()
+        writer.close()
+    with transaction(session_factory(engine)) as session:
+        subjects = [r.subject_id for r in AuditRepository(session).since()]
+    assert subjects == ["1", "2", "3"]
+
+
+def test_on_sqlite_the_callers_own_commits_are_moved_by_the_thread_in_batches(
+    engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _sqlite_only(engine)
+    from matcher.storage import _audit_writer
+
+    monkeypatch.setattr(_audit_writer, "MOVE_EVERY_ROWS", 4)
+    writer = AuditWriter(engine, SALT)
+    try:
+        asyncio.run(writer.write_async(1, "matching", _vacancy_reads([1, 2])))
+        assert (_count(engine, "audit_staging"), _count(engine, "audit_log")) == (1, 0)
+        assert writer._thread is None
+        asyncio.run(writer.write_async(1, "matching", _vacancy_reads([3, 4])))  # 4 staged: the thread moves them
+        deadline = time.monotonic() + 5
+        while _count(engine, "audit_log") < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert (_count(engine, "audit_staging"), _count(engine, "audit_log")) == (0, 4)
+        asyncio.run(writer.write_async(1, "matching", _vacancy_reads([5])))
+    finally:
+        writer.close()
+    assert (_count(engine, "audit_staging"), _count(engine, "audit_log")) == (0, 5)  # close moved the rest
+    with transaction(session_factory(engine)) as session:
+        subjects = [r.subject_id for r in AuditRepository(session).since()]
+    assert subjects == [str(i) for i in range(1, 6)]
+
+
+def test_entries_committed_only_by_callers_are_moved_at_close_and_a_closed_writer_refuses_more(engine) -> None:
+    _sqlite_only(engine)
+    writer = AuditWriter(engine, SALT)
+    asyncio.run(writer.write_async(1, "matching", _vacancy_reads([1])))
+    writer.close()
+    assert writer._thread is None
+    assert (_count(engine, "audit_staging"), _count(engine, "audit_log")) == (0, 1)
+    with pytest.raises(AuditUnavailableError, match="shutting down"):
+        asyncio.run(writer.write_async(1, "matching", _vacancy_reads([2])))
+    assert _count(engine, "audit_log") == 1
