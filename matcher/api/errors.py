@@ -17,6 +17,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from matcher.storage import AuditUnavailableError, ConflictError, NotFoundError
 from matcher.taxonomy import TaxonomyInputError
@@ -88,6 +89,14 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=503,
             headers={"Retry-After": "5"},
         )
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client closed its connection before its request body had arrived (a load tool stopping, a
+        # browser tab closed, a hostile client): nothing was done, and nobody is left to read an answer. Not a
+        # server fault, so no error and no traceback in the log, which such clients could otherwise fill.
+        log.info("client disconnected before its request body arrived: %s %s", request.method, request.url.path)
+        return Response(status_code=400)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

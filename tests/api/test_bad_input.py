@@ -127,3 +127,45 @@ def test_ad_hoc_search_refuses_nul_in_the_need_in_any_json_encoding(api: Api, en
         assert r.status_code == status, (encoding, title, r.text)
         if status == 422:
             assert ["body", "need", "title"] in [d["loc"] for d in r.json()["detail"]], r.json()
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "content_type"),
+    [
+        ("POST", "/v1/search/candidates", "application/json"),  # the direct route reads the body itself
+        ("POST", "/v1/search/candidates", "application/json; charset=utf-8"),  # FastAPI's handler reads it
+        ("POST", "/v1/citizens", "application/json"),
+    ],
+)
+def test_a_client_that_disconnects_before_its_body_arrived_is_not_a_server_error(
+    api: Api, method: str, url: str, content_type: str
+) -> None:
+    """A load tool stopping or a closed tab: the body never comes. Nothing is written, and the server logs no
+    error (the autouse fixture fails the test if the catch-all 500 handler ran)."""
+    sent: list[dict[str, Any]] = []
+    headers = [
+        (b"host", b"testserver"),
+        (b"authorization", f"Bearer {api.keys['consultant']}".encode()),
+        (b"content-type", content_type.encode()),
+        (b"content-length", b"4000"),
+    ]
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+        "path": url, "raw_path": url.encode(), "root_path": "", "query_string": b"", "headers": headers,
+        "client": ("127.0.0.1", 50000), "server": ("testserver", 80), "state": {},
+    }  # fmt: skip
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def call() -> None:
+        await api.client.app(scope, receive, send)
+
+    assert api.client.portal is not None
+    api.client.portal.call(call)
+    statuses = [m["status"] for m in sent if m["type"] == "http.response.start"]
+    assert all(status < 500 for status in statuses), statuses
+    assert api.call("consultant", "GET", "/v1/citizens").json()["total"] == 0  # nothing was written
