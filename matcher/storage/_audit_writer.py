@@ -51,7 +51,9 @@ LINGER_S = 0.004
 commits: each one costs its BEGIN, existence query, COMMIT and WAL frames whatever its size. Measured with wrk, two
 workers, ad hoc searches on a log of 1 M rows (staged writes, bucketed subject index): 4 ms 315–351 req/s, none
 265–314, 2 ms 250–376 (interleaved, same minutes). Before the staging table, when every commit went into the
-subject index, the same choice was measured at 325–367 (4 ms) against 270–373 (none)."""
+subject index, the same choice was measured at 325–367 (4 ms) against 270–373 (none). Those measurements predate
+the callers' own commits (see :meth:`AuditWriter.write_async`): on SQLite the thread now takes only the entries of
+requests that found the write lock held, and of synchronous routes; on PostgreSQL it still takes every request's."""
 
 MAX_BATCH_ROWS = 20_000
 """Entries written in one transaction at most (a batch is whatever arrived while the previous one committed)."""
