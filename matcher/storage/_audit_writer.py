@@ -91,7 +91,8 @@ _MOVE = object()  # queued by a caller's own commit: time to move the staged ent
 def _is_sqlite_file(engine: Engine) -> bool:
     """A SQLite database in a file (an in-memory one may be a single connection shared by everyone)."""
     database = engine.url.database or ""
-    return engine.dialect.name == "sqlite" and database not in ("", ":memory:") and "mode=memory" not in database
+    in_memory = database in ("", ":memory:") or "mode=memory" in database or engine.url.query.get("mode") == "memory"
+    return engine.dialect.name == "sqlite" and not in_memory
 
 
 class AuditWriter:
@@ -147,7 +148,7 @@ class AuditWriter:
         comes back only when the loop has finished what queued meanwhile (other requests' rankings), and the
         thread's commit itself waits for the GIL after every SQLite call while the loop ranks. Measured with wrk
         (two workers, 8 connections, ad hoc searches): a request waited 12-15 ms for its audit commit, median,
-        and with a few connections per worker every one of them was often waiting while the core idled (10-12 %
+        and with a few connections per worker every one of them was often waiting while the core idled (7-13 %
         of the two cores). Committing here costs the loop a few hundred µs of SQLite work per request, and
         SQLite's local commit never waits for a disk (WAL, synchronous=NORMAL; this connection leaves WAL
         checkpoints to the others and to :class:`~matcher.storage.WalCheckpointer`)."""
