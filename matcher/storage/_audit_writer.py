@@ -88,11 +88,10 @@ _STOP = object()
 _MOVE = object()  # queued by a caller's own commit: time to move the staged entries (see _commit_in_caller)
 
 
-def _is_sqlite_file(engine: Engine) -> bool:
-    """A SQLite database in a file (an in-memory one may be a single connection shared by everyone)."""
+def _in_memory(engine: Engine) -> bool:
+    """A SQLite database in memory (it may be a single connection shared by everyone), not in a file."""
     database = engine.url.database or ""
-    in_memory = database in ("", ":memory:") or "mode=memory" in database or engine.url.query.get("mode") == "memory"
-    return engine.dialect.name == "sqlite" and not in_memory
+    return database in ("", ":memory:") or "mode=memory" in database or engine.url.query.get("mode") == "memory"
 
 
 class AuditWriter:
@@ -109,6 +108,11 @@ class AuditWriter:
         """``commit_in_caller``: let :meth:`write_async` commit on the caller's thread when the write lock is
         free (default: on a SQLite database file, see :meth:`write_async`); False: always through the thread."""
         self._engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        # the column types' own bind processors (see _commit_on), worked out once
+        dialect, table = engine.dialect, AuditStagingRow.__table__
+        self._at_bind = table.c.at.type.dialect_impl(dialect).bind_processor(dialect)
+        self._json_bind = table.c.details.type.dialect_impl(dialect).bind_processor(dialect)  # details, subjects
         self._linger_s = linger_s
         self._salt = salt
         self._timeout_s = timeout_s
@@ -119,7 +123,7 @@ class AuditWriter:
         self._staged = 0  # entries staged since they were last moved (under _lock: both commit paths add to it)
         self._move_asked = False  # a move is queued for the thread (under _lock)
         if commit_in_caller is None:
-            commit_in_caller = _is_sqlite_file(engine)
+            commit_in_caller = self._sqlite and not _in_memory(engine)
         self._in_caller = commit_in_caller
         self._caller_lock = threading.Lock()  # the caller-side connection serves one commit at a time
         self._caller_raw: Any = None  # that connection (busy timeout 0), opened at its first commit
@@ -293,7 +297,7 @@ class AuditWriter:
         """Move what is staged now: here on SQLite, by the mover thread elsewhere (see MOVE_EVERY_ROWS)."""
         with self._lock:
             staged, self._staged, self._move_asked = self._staged, 0, False
-        if self._engine.dialect.name != "sqlite":
+        if not self._sqlite:
             self._wake_mover()  # it takes everything staged so far
         elif not self._move():
             with self._lock:  # still staged: the next batch tries again
@@ -363,11 +367,7 @@ class AuditWriter:
         # multi-row INSERT per few thousand staged rows, one COMMIT (psycopg fetches and pipelines whole results, so
         # PostgreSQL keeps one prepared single-row INSERT). Values are converted by the column types' own bind
         # processors, so the rows are stored exactly as AuditRepository stores them.
-        dialect = self._engine.dialect
-        sqlite = dialect.name == "sqlite"
-        table = AuditStagingRow.__table__
-        at_bind = table.c.at.type.dialect_impl(dialect).bind_processor(dialect)
-        json_bind = table.c.details.type.dialect_impl(dialect).bind_processor(dialect)  # details and subjects
+        sqlite, at_bind, json_bind = self._sqlite, self._at_bind, self._json_bind
         encoded: dict[int, Any] = {}  # routes share one details dict among a request's entries: encode it once
         now = utcnow()
         at = at_bind(now) if at_bind else now
